@@ -6,3 +6,4 @@
 
 pub mod digest;
 pub mod exit;
+pub mod lock;
