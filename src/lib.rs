@@ -6,4 +6,5 @@
 
 pub mod digest;
 pub mod exit;
+pub mod layout;
 pub mod lock;
