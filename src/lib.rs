@@ -4,7 +4,10 @@
 //! planner in [`policy`] turns them into a plan with reasons, the executor applies it, and the
 //! audit log records it. Only the edges touch the filesystem or read the clock.
 
+pub mod config;
 pub mod digest;
 pub mod exit;
 pub mod layout;
 pub mod lock;
+pub mod paths;
+pub mod users;

@@ -136,7 +136,16 @@ mod tests {
 
     #[test]
     fn bad_durations_quote_the_value() {
-        for bad in ["", "7", "d", "3 days", "3w", "-3d", "99999999999999999999d", "4000d"] {
+        for bad in [
+            "",
+            "7",
+            "d",
+            "3 days",
+            "3w",
+            "-3d",
+            "99999999999999999999d",
+            "4000d",
+        ] {
             let err = parse_duration(bad).unwrap_err();
             assert!(err.contains(&format!("\"{bad}\"")), "{bad}: {err}");
         }

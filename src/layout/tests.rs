@@ -40,9 +40,12 @@ fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
+/// A layout, a relative path, and the camera and UTC time it should give.
+type Case = (Layout, &'static str, Option<(&'static str, &'static str)>);
+
 #[test]
 fn built_in_layouts_read_camera_and_time() {
-    let cases: Vec<(Layout, &str, Option<(&str, &str)>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             Layout::frigate(),
             "2026-11-20/12/front/05.30.mp4",
