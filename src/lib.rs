@@ -4,10 +4,16 @@
 //! planner in [`policy`] turns them into a plan with reasons, the executor applies it, and the
 //! audit log records it. Only the edges touch the filesystem or read the clock.
 
+pub mod clip;
 pub mod config;
 pub mod digest;
+pub mod dirent;
 pub mod exit;
+pub mod fsx;
+pub mod holds;
+pub mod human;
 pub mod layout;
 pub mod lock;
 pub mod paths;
+pub mod scan;
 pub mod users;

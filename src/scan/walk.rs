@@ -1,0 +1,450 @@
+//! The parallel walk: a shared LIFO of directory jobs (depth-first, so few directory
+//! descriptors are open at once) drained by a few threads, each with its own `getdents64`
+//! buffer and its own results, merged once at the end.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Condvar, Mutex};
+
+use jiff::Timestamp;
+
+use super::{FoundMarker, FsId, MAX_SAMPLES, RootScan, Scan, ScanError, ScanRequest};
+use crate::clip::{CameraId, Clip, ClipDir};
+use crate::dirent::{DirReader, Entry, Kind};
+use crate::fsx::{self, FileKind};
+use crate::holds::marker;
+use crate::layout::{Expect, Partial};
+
+/// One directory to read.
+struct Job {
+    dir: Arc<ClipDir>,
+    /// The parent's descriptor and this directory's name in it; `None` for a root.
+    parent: Option<(Arc<OwnedFd>, Box<[u8]>)>,
+    partial: Partial,
+    camera: Option<CameraId>,
+    /// Everything below is provably too young to act on: count, do not collect.
+    young: bool,
+    /// The root's device: the walk never crosses onto another filesystem.
+    dev: u64,
+}
+
+struct Queue {
+    state: Mutex<QueueState>,
+    wake: Condvar,
+}
+
+struct QueueState {
+    jobs: Vec<Job>,
+    active: usize,
+}
+
+impl Queue {
+    /// The next job, or `None` once no job is queued and none is running.
+    fn pop(&self) -> Option<Job> {
+        let mut s = self.state.lock().expect("scan queue poisoned");
+        loop {
+            if let Some(job) = s.jobs.pop() {
+                s.active += 1;
+                return Some(job);
+            }
+            if s.active == 0 {
+                self.wake.notify_all();
+                return None;
+            }
+            s = self.wake.wait(s).expect("scan queue poisoned");
+        }
+    }
+
+    fn finish(&self, children: &mut Vec<Job>) {
+        let mut s = self.state.lock().expect("scan queue poisoned");
+        s.active -= 1;
+        let wake = !children.is_empty() || s.active == 0;
+        s.jobs.append(children);
+        drop(s);
+        if wake {
+            self.wake.notify_all();
+        }
+    }
+}
+
+/// Camera names are interned once per scan; each thread caches the ids it has seen so the
+/// shared table is only locked for a name new to that thread.
+#[derive(Default)]
+struct Cameras {
+    table: Mutex<CameraTable>,
+}
+
+/// Names by id, and ids by name.
+type CameraTable = (Vec<String>, HashMap<Vec<u8>, CameraId>);
+
+impl Cameras {
+    fn intern(&self, cache: &mut HashMap<Box<[u8]>, CameraId>, name: &[u8]) -> CameraId {
+        if let Some(&id) = cache.get(name) {
+            return id;
+        }
+        let mut t = self.table.lock().expect("camera table poisoned");
+        let (names, ids) = &mut *t;
+        let id = *ids.entry(name.to_vec()).or_insert_with(|| {
+            names.push(String::from_utf8_lossy(name).into_owned());
+            CameraId(names.len() as u32 - 1)
+        });
+        cache.insert(name.into(), id);
+        id
+    }
+}
+
+/// One thread's results.
+struct Worker<'r> {
+    req: &'r ScanRequest<'r>,
+    cameras: &'r Cameras,
+    camera_cache: HashMap<Box<[u8]>, CameraId>,
+    roots: Vec<RootScan>,
+    clips: Vec<Clip>,
+    markers: Vec<FoundMarker>,
+    children: Vec<Job>,
+}
+
+pub(super) fn run(req: &ScanRequest<'_>) -> Scan {
+    let queue = Queue {
+        state: Mutex::new(QueueState {
+            jobs: Vec::new(),
+            active: 0,
+        }),
+        wake: Condvar::new(),
+    };
+    let mut roots = vec![RootScan::default(); req.roots.len()];
+    {
+        let mut s = queue.state.lock().expect("fresh queue");
+        for (i, root) in req.roots.iter().enumerate().rev() {
+            let i16 = u16::try_from(i).expect("fewer than 65536 roots");
+            match fsx::open_root(&root.path).and_then(|fd| {
+                let meta = fsx::stat_fd(fd.as_fd())?;
+                let vfs = nix::sys::statvfs::fstatvfs(&fd).map_err(std::io::Error::from)?;
+                Ok((fd, meta, vfs))
+            }) {
+                Ok((fd, meta, vfs)) => {
+                    #[allow(clippy::useless_conversion)] // c_ulong is 32 bits on armv7
+                    let fsid = u64::from(vfs.filesystem_id());
+                    roots[i].fs = Some(FsId {
+                        dev: meta.dev,
+                        fsid,
+                    });
+                    s.jobs.push(Job {
+                        dir: ClipDir::root(i16),
+                        parent: None,
+                        partial: Partial::default(),
+                        camera: None,
+                        young: false,
+                        dev: meta.dev,
+                    });
+                    // The root job re-opens by path; keep this descriptor's checks only.
+                    drop(fd);
+                }
+                Err(e) => roots[i].unavailable = Some(e.to_string()),
+            }
+        }
+    }
+    let cameras = Cameras::default();
+    let threads = req.threads.max(1);
+    let results: Vec<Worker<'_>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let queue = &queue;
+                let cameras = &cameras;
+                scope.spawn(move || {
+                    let mut w = Worker {
+                        req,
+                        cameras,
+                        camera_cache: HashMap::new(),
+                        roots: vec![RootScan::default(); req.roots.len()],
+                        clips: Vec::new(),
+                        markers: Vec::new(),
+                        children: Vec::new(),
+                    };
+                    let mut reader = DirReader::default();
+                    while let Some(job) = queue.pop() {
+                        w.read_dir(job, &mut reader);
+                        queue.finish(&mut w.children);
+                    }
+                    w
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("scan thread panicked"))
+            .collect()
+    });
+
+    let mut scan = Scan {
+        roots,
+        ..Scan::default()
+    };
+    for w in results {
+        for (total, part) in scan.roots.iter_mut().zip(w.roots) {
+            total.recognised += part.recognised;
+            total.counted_only += part.counted_only;
+            total.unrecognised += part.unrecognised;
+            total.root_marker |= part.root_marker;
+            total.dirs_read += part.dirs_read;
+            total.dirs_counted_only += part.dirs_counted_only;
+            total.errors.extend(part.errors);
+            total.other_fs.extend(part.other_fs);
+            total.unrecognised_samples.extend(part.unrecognised_samples);
+        }
+        scan.clips.extend(w.clips);
+        scan.markers.extend(w.markers);
+    }
+    for r in &mut scan.roots {
+        r.unrecognised_samples.sort();
+        r.unrecognised_samples.truncate(MAX_SAMPLES);
+        r.errors.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+    scan.cameras = cameras.table.into_inner().expect("camera table poisoned").0;
+    fill_mtime_spans(&mut scan.clips, req);
+    scan
+}
+
+/// For `mtime` layouts a recording runs from the previous clip's mtime on that camera to its
+/// own; only the whole set of a camera's clips tells where each began.
+fn fill_mtime_spans(clips: &mut [Clip], req: &ScanRequest<'_>) {
+    let mut idx: Vec<usize> = (0..clips.len())
+        .filter(|&i| req.roots[usize::from(clips[i].root())].layout.is_mtime())
+        .collect();
+    idx.sort_by_key(|&i| (clips[i].root(), clips[i].camera, clips[i].meta.mtime));
+    let mut prev: Option<(u16, CameraId, Timestamp)> = None;
+    for i in idx {
+        let c = &mut clips[i];
+        let start = match prev {
+            Some((r, cam, t)) if r == c.root() && cam == c.camera => t,
+            _ => c.meta.mtime,
+        };
+        c.span = (start, c.meta.mtime);
+        prev = Some((c.root(), c.camera, c.meta.mtime));
+    }
+}
+
+impl Worker<'_> {
+    fn read_dir(&mut self, job: Job, reader: &mut DirReader) {
+        let root_idx = usize::from(job.dir.root);
+        let root = &self.req.roots[root_idx];
+        let opened = match &job.parent {
+            None => fsx::open_root(&root.path),
+            Some((parent, name)) => fsx::open_dir_at(parent.as_fd(), name),
+        };
+        let fd = match opened.and_then(|fd| fsx::stat_fd(fd.as_fd()).map(|m| (fd, m))) {
+            Ok((fd, meta)) if meta.dev == job.dev => fd,
+            Ok(_) => {
+                self.roots[root_idx].other_fs.push(job.dir.rel.to_vec());
+                return;
+            }
+            Err(e) => {
+                self.roots[root_idx].errors.push(ScanError {
+                    path: job.dir.path(&root.path),
+                    error: e.to_string(),
+                });
+                return;
+            }
+        };
+        self.roots[root_idx].dirs_read += 1;
+        if job.young {
+            self.roots[root_idx].dirs_counted_only += 1;
+        }
+        let fd = Arc::new(fd);
+        let result = reader.for_each(fd.as_fd(), |e| self.entry(&job, &fd, e));
+        if let Err(e) = result {
+            self.roots[root_idx].errors.push(ScanError {
+                path: job.dir.path(&root.path),
+                error: e.to_string(),
+            });
+        }
+    }
+
+    fn entry(&mut self, job: &Job, fd: &Arc<OwnedFd>, e: Entry<'_>) {
+        let root_idx = usize::from(job.dir.root);
+        let root = &self.req.roots[root_idx];
+        let level = usize::from(job.dir.level);
+
+        if e.name == b".hold" {
+            if level == 0 {
+                self.roots[root_idx].root_marker = true;
+            } else if !job.young {
+                let file = marker::read(fd.as_fd(), e.name, self.req.zone);
+                self.markers.push(FoundMarker {
+                    dir: job.dir.clone(),
+                    clip: None,
+                    file,
+                });
+            }
+            return;
+        }
+        if let Some(clip) = e.name.strip_suffix(b".hold") {
+            if !job.young {
+                let file = marker::read(fd.as_fd(), e.name, self.req.zone);
+                self.markers.push(FoundMarker {
+                    dir: job.dir.clone(),
+                    clip: Some(clip.into()),
+                    file,
+                });
+            }
+            return;
+        }
+
+        let kind = match e.kind {
+            Kind::Unknown => match fsx::stat_at(fd.as_fd(), e.name) {
+                Ok(m) => match m.kind {
+                    FileKind::File => Kind::File,
+                    FileKind::Dir => Kind::Dir,
+                    FileKind::Symlink => Kind::Symlink,
+                    FileKind::Other => Kind::Other,
+                },
+                Err(_) => return, // vanished since the directory was read
+            },
+            k => k,
+        };
+        let layout = &root.layout;
+        match kind {
+            Kind::Dir => {
+                let descend = match layout.expect(level) {
+                    Expect::Dir => true,
+                    Expect::File => layout.is_mtime(),
+                    Expect::Nothing => false,
+                };
+                let mut partial = job.partial;
+                let matched = if descend {
+                    layout.match_name(level, e.name, &root.extensions, &mut partial)
+                } else {
+                    None
+                };
+                let Some(m) = matched else {
+                    if e.name != b"lost+found" && !e.name.starts_with(b".") {
+                        self.unrecognised(job, e.name, true);
+                    }
+                    return;
+                };
+                let camera = match m.camera {
+                    Some((a, b)) => {
+                        Some(self.cameras.intern(&mut self.camera_cache, &e.name[a..b]))
+                    }
+                    None => job.camera,
+                };
+                let young = job.young || self.provably_young(root_idx, level, &partial);
+                self.children.push(Job {
+                    dir: Arc::new(job.dir.child(e.name)),
+                    parent: Some((fd.clone(), e.name.into())),
+                    partial,
+                    camera,
+                    young,
+                    dev: job.dev,
+                });
+            }
+            Kind::File => {
+                if root.has_clip_extension(e.name) {
+                    self.file(job, fd, e.name);
+                }
+            }
+            Kind::Symlink | Kind::Other => {
+                if root.has_clip_extension(e.name) {
+                    self.unrecognised(job, e.name, false);
+                }
+            }
+            Kind::Unknown => unreachable!("resolved above"),
+        }
+    }
+
+    /// A regular file with a clip extension at some level.
+    fn file(&mut self, job: &Job, fd: &Arc<OwnedFd>, name: &[u8]) {
+        let root_idx = usize::from(job.dir.root);
+        let root = &self.req.roots[root_idx];
+        let layout = &root.layout;
+        let level = usize::from(job.dir.level);
+        let mut partial = job.partial;
+        let matched = match layout.expect(level) {
+            Expect::File => layout.match_name(level, name, &root.extensions, &mut partial),
+            _ => None,
+        };
+        let Some(m) = matched else {
+            self.unrecognised(job, name, false);
+            return;
+        };
+        let camera = match m.camera {
+            Some((a, b)) => Some(self.cameras.intern(&mut self.camera_cache, &name[a..b])),
+            None => job.camera,
+        };
+        let Some(camera) = camera else {
+            self.unrecognised(job, name, false);
+            return;
+        };
+        // Named layouts give the time without a stat; mtime layouts need the inode first.
+        let (recorded, meta) = if layout.is_mtime() {
+            match fsx::stat_at(fd.as_fd(), name) {
+                Ok(m) if m.is_file() => (m.mtime, Some(m)),
+                _ => return,
+            }
+        } else {
+            match layout.resolve(&partial) {
+                Some(t) => (t, None),
+                None => {
+                    self.unrecognised(job, name, false);
+                    return;
+                }
+            }
+        };
+        let counts = &mut self.roots[root_idx];
+        counts.recognised += 1;
+        let collect_before = self.req.collect_before[root_idx];
+        let young = job.young
+            || (!self.req.is_unjudgeable(recorded)
+                && collect_before.is_some_and(|c| recorded >= c));
+        if young {
+            counts.counted_only += 1;
+            return;
+        }
+        let meta = match meta {
+            Some(m) => m,
+            None => match fsx::stat_at(fd.as_fd(), name) {
+                Ok(m) if m.is_file() => m,
+                _ => {
+                    // Gone or replaced by a non-file since the directory was read.
+                    counts.recognised -= 1;
+                    return;
+                }
+            },
+        };
+        self.clips.push(Clip {
+            dir: job.dir.clone(),
+            name: name.into(),
+            camera,
+            recorded,
+            span: (recorded, recorded.max(meta.mtime)),
+            meta,
+        });
+    }
+
+    /// True when every clip below a directory with these fields is judgeable and recorded
+    /// after the collection cutoff.
+    fn provably_young(&self, root_idx: usize, level: usize, partial: &Partial) -> bool {
+        let Some(cutoff) = self.req.collect_before[root_idx] else {
+            return false;
+        };
+        let layout = &self.req.roots[root_idx].layout;
+        if !layout.level_has_time(level) {
+            return false;
+        }
+        layout.bounds(partial).is_some_and(|(lo, hi)| {
+            lo >= cutoff && !self.req.is_unjudgeable(lo) && !self.req.is_unjudgeable(hi)
+        })
+    }
+
+    fn unrecognised(&mut self, job: &Job, name: &[u8], is_dir: bool) {
+        let r = &mut self.roots[usize::from(job.dir.root)];
+        r.unrecognised += 1;
+        if r.unrecognised_samples.len() < MAX_SAMPLES {
+            let mut p = job.dir.child(name).rel.into_vec();
+            if is_dir {
+                p.push(b'/');
+            }
+            r.unrecognised_samples.push(p);
+        }
+    }
+}
