@@ -15,5 +15,6 @@ pub mod human;
 pub mod layout;
 pub mod lock;
 pub mod paths;
+pub mod policy;
 pub mod scan;
 pub mod users;

@@ -1,0 +1,211 @@
+//! The planner: a pure function of clips, holds, rules and `now` that says which clips go
+//! and why. No I/O and no clock, so every rule here is testable with plain values, and the
+//! executor can ask the same question again just before it unlinks.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::clip::Clip;
+use crate::holds::{HoldIdx, Holds};
+use crate::scan::is_unjudgeable;
+
+/// Why a clip is deleted. The names are the audit log's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Older than its retention, never held.
+    Retention,
+    /// Older than its retention; the holds that kept it have ended.
+    HoldEnded,
+    /// Held, but older than the hold cap: no hold keeps a clip longer.
+    HoldCap,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Retention => "retention",
+            Reason::HoldEnded => "hold_ended",
+            Reason::HoldCap => "hold_cap",
+        }
+    }
+}
+
+/// Why a clip that is past its retention stays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keep {
+    /// An active hold covers it and the cap is not reached.
+    Held,
+    /// Written within the quiet period (or mtime in the future and ctime within it).
+    BeingWritten,
+    /// Dated in the future or before 2020. `overdue` once its ctime is past the hold cap.
+    Unjudgeable { overdue: bool },
+}
+
+/// The retention rules the planner applies.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Retention per camera, indexed by [`crate::clip::CameraId`].
+    pub retention: Vec<SignedDuration>,
+    pub hold_cap: SignedDuration,
+    pub quiet_period: SignedDuration,
+    pub future_slack: SignedDuration,
+}
+
+impl Rules {
+    fn retention_of(&self, clip: &Clip) -> SignedDuration {
+        self.retention[clip.camera.0 as usize]
+    }
+}
+
+/// The verdict on one clip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Delete {
+        reason: Reason,
+        limit: SignedDuration,
+    },
+    Keep(Keep),
+    /// Younger than its limit.
+    NotDue,
+}
+
+/// A planned deletion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    /// Index into the clips the plan was made from.
+    pub clip: usize,
+    pub reason: Reason,
+    /// The limit the clip passed: its retention, or the hold cap.
+    pub limit: SignedDuration,
+    /// Every hold that covered it, active or ended.
+    pub holds: Vec<HoldIdx>,
+}
+
+/// A clip past its retention that stays, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    pub clip: usize,
+    pub why: Keep,
+    pub holds: Vec<HoldIdx>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub kept: Vec<Kept>,
+}
+
+/// A clip's age: now minus its recording time.
+pub fn age(clip: &Clip, now: Timestamp) -> SignedDuration {
+    now.duration_since(clip.recorded)
+}
+
+/// When the file was last written, for the quiet period: a future mtime is not believed, the
+/// ctime (which the kernel sets) is used instead.
+pub fn last_write(clip: &Clip, now: Timestamp) -> Timestamp {
+    if clip.meta.mtime > now {
+        clip.meta.ctime
+    } else {
+        clip.meta.mtime
+    }
+}
+
+/// The verdict on one clip, given every hold that covers it.
+pub fn decide(
+    clip: &Clip,
+    covering: &[HoldIdx],
+    holds: &Holds,
+    rules: &Rules,
+    now: Timestamp,
+) -> Verdict {
+    if is_unjudgeable(clip.recorded, now, rules.future_slack) {
+        let overdue = now.duration_since(clip.meta.ctime) > rules.hold_cap;
+        return Verdict::Keep(Keep::Unjudgeable { overdue });
+    }
+    let age = age(clip, now);
+    let retention = rules.retention_of(clip);
+    let active = covering.iter().any(|&h| holds.get(h).is_active(now));
+    let (reason, limit) = if active {
+        if age > rules.hold_cap {
+            (Reason::HoldCap, rules.hold_cap)
+        } else if age > retention {
+            return Verdict::Keep(Keep::Held);
+        } else {
+            return Verdict::NotDue;
+        }
+    } else if age > retention {
+        let reason = if covering.is_empty() {
+            Reason::Retention
+        } else {
+            Reason::HoldEnded
+        };
+        (reason, retention)
+    } else {
+        return Verdict::NotDue;
+    };
+    if now.duration_since(last_write(clip, now)) < rules.quiet_period {
+        return Verdict::Keep(Keep::BeingWritten);
+    }
+    Verdict::Delete { reason, limit }
+}
+
+/// When a clip stops being kept, if nothing changes: retention, or for a held clip the end of
+/// its holds (never past the cap). `None` while it cannot be judged.
+pub fn expires(
+    clip: &Clip,
+    covering: &[HoldIdx],
+    holds: &Holds,
+    rules: &Rules,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    if is_unjudgeable(clip.recorded, now, rules.future_slack) {
+        return None;
+    }
+    let retention_end = clip
+        .recorded
+        .saturating_add(rules.retention_of(clip))
+        .ok()?;
+    let cap_end = clip.recorded.saturating_add(rules.hold_cap).ok()?;
+    let mut end = retention_end;
+    for &h in covering {
+        let hold = holds.get(h);
+        if hold.is_active(now) {
+            let hold_end = hold.until.unwrap_or(cap_end).min(cap_end);
+            end = end.max(hold_end);
+        }
+    }
+    let quiet_end = last_write(clip, now)
+        .saturating_add(rules.quiet_period)
+        .ok()?;
+    Some(end.max(quiet_end))
+}
+
+/// Plans a pass: every clip that is due goes, with its reason; clips past retention that stay
+/// are listed with why.
+pub fn plan(clips: &[Clip], holds: &Holds, rules: &Rules, now: Timestamp) -> Plan {
+    let mut p = Plan::default();
+    let mut covering = Vec::new();
+    for (i, clip) in clips.iter().enumerate() {
+        covering.clear();
+        holds.covering(clip, &mut covering);
+        match decide(clip, &covering, holds, rules, now) {
+            Verdict::Delete { reason, limit } => p.actions.push(Action {
+                clip: i,
+                reason,
+                limit,
+                holds: covering.clone(),
+            }),
+            Verdict::Keep(why) => p.kept.push(Kept {
+                clip: i,
+                why,
+                holds: covering.clone(),
+            }),
+            Verdict::NotDue => {}
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests;
