@@ -4,12 +4,14 @@
 //! planner in [`policy`] turns them into a plan with reasons, the executor applies it, and the
 //! audit log records it. Only the edges touch the filesystem or read the clock.
 
+pub mod atomic;
 pub mod clip;
 pub mod config;
 pub mod digest;
 pub mod dirent;
 pub mod exit;
 pub mod fsx;
+pub mod guard;
 pub mod holds;
 pub mod human;
 pub mod layout;
@@ -17,4 +19,5 @@ pub mod lock;
 pub mod paths;
 pub mod policy;
 pub mod scan;
+pub mod state;
 pub mod users;

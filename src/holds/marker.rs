@@ -150,17 +150,13 @@ fn time(v: Option<toml::Value>, key: &str, zone: &TimeZone) -> Result<Option<Tim
     if let Ok(ts) = text.parse::<Timestamp>() {
         return Ok(Some(ts));
     }
-    if let Ok(dt) = text.parse::<jiff::civil::DateTime>() {
+    let civil = match text.parse::<jiff::civil::Date>() {
+        Ok(d) if text.len() == 10 => Some(d.at(23, 59, 59, 0)),
+        _ => text.parse::<jiff::civil::DateTime>().ok(),
+    };
+    if let Some(dt) = civil {
         return zone
             .to_ambiguous_timestamp(dt)
-            .later()
-            .map(Some)
-            .map_err(|e| e.to_string());
-    }
-    if let Ok(d) = text.parse::<jiff::civil::Date>() {
-        let end = d.at(23, 59, 59, 0);
-        return zone
-            .to_ambiguous_timestamp(end)
             .later()
             .map(Some)
             .map_err(|e| e.to_string());
