@@ -10,13 +10,20 @@
 //! - [`verify`]: the read-only chain check and `audit tail`.
 
 mod line;
+mod log;
 mod segment;
+mod verify;
+
+#[cfg(test)]
+mod tests;
 
 use std::io;
 use std::path::PathBuf;
 
 pub use line::ZERO_HASH;
+pub use log::{Appended, AuditLog};
 pub use segment::{CURRENT, segments};
+pub use verify::{Anchor, AnchorParseError, Problem, ProblemKind, VerifyReport, tail, verify};
 
 /// What can go wrong reading or writing the audit log. Every message names the file involved.
 #[derive(Debug, thiserror::Error)]
