@@ -386,6 +386,30 @@ fn prune_removes_only_old_rotated_segments_and_says_so() {
 }
 
 #[test]
+fn prune_takes_only_the_oldest_run_even_after_a_clock_said_1970() {
+    let (dir, lock) = state();
+    let mut log = AuditLog::open(&lock, t("2024-03-10T00:00:00Z")).unwrap();
+    log.append(t("2024-03-10T00:00:00Z"), "a", &()).unwrap();
+    drop(log);
+    let mut log = AuditLog::open(&lock, t("2024-04-01T00:00:00Z")).unwrap();
+    // The RTC lost power: one segment's entries say 1970, though they came after March.
+    log.append(t("1970-01-05T00:00:00Z"), "b", &()).unwrap();
+    log.append(t("2024-04-02T00:00:00Z"), "c", &()).unwrap();
+    assert!(dir.path().join("audit-1970-01.jsonl").exists());
+
+    let keep = SignedDuration::from_hours(30 * 24);
+    assert!(
+        log.prune(keep, t("2024-04-03T00:00:00Z"))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(assert_ok(dir.path()).first_seq, Some(1));
+    let removed = log.prune(keep, t("2024-05-03T00:00:00Z")).unwrap();
+    assert_eq!(removed.len(), 2, "{removed:?}");
+    assert_ok(dir.path());
+}
+
+#[test]
 fn a_segment_removed_without_audit_fails_verification() {
     let (dir, lock) = state();
     drop(four_months(&lock));
