@@ -311,15 +311,15 @@ impl AuditLog {
                 offset: 0,
                 reason: "no free name to rotate to".into(),
             })?;
+        std::fs::rename(&self.path, &target).map_err(AuditError::io("rotate", &self.path))?;
         // Until the new file is open, self.file is the rotated segment: writing there would
         // fork the chain.
         self.poisoned = true;
-        std::fs::rename(&self.path, &target).map_err(AuditError::io("rotate", &self.path))?;
         self.file = open_current(&self.path)?;
-        sync_dir(&self.dir)?;
         self.poisoned = false;
         self.len = 0;
         self.month = None;
+        sync_dir(&self.dir)?;
         info!(segment = %target.display(), "audit segment rotated");
         Ok(())
     }
