@@ -5,6 +5,7 @@
 //! audit log records it. Only the edges touch the filesystem or read the clock.
 
 pub mod atomic;
+pub mod audit;
 pub mod clip;
 pub mod config;
 pub mod digest;
