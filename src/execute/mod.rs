@@ -1,0 +1,548 @@
+//! The executor: applies a [`Plan`] and trusts nothing the scan saw.
+//!
+//! For each directory it re-opens the path from the root one component at a time without
+//! following links, re-reads the markers, and asks the planner again with the file's fresh
+//! inode. Survivors are written to the audit log and fsynced *before* they are unlinked; just
+//! before each `unlinkat` the file and its markers are checked once more, and a clip that
+//! changed in between is kept and recorded as `delete_failed`. Emptied directories are pruned
+//! from the layout's first date level down. No failure on one file stops the others.
+
+mod prune;
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use nix::unistd::{UnlinkatFlags, unlinkat};
+use serde::Serialize;
+
+use crate::audit::{AuditError, AuditLog};
+use crate::clip::{Clip, ClipDir};
+use crate::config::{MarkerOwners, Root};
+use crate::dirent::DirReader;
+use crate::fsx::{self, FileMeta};
+use crate::holds::{Holds, marker};
+use crate::policy::{Plan, Reason, Rules, Verdict, decide};
+use crate::scan::FoundMarker;
+
+/// How many clips are recorded per fsync of the audit log before they are unlinked. Large
+/// enough that an SD card's fsync does not dominate a first sweep, small enough that a crash
+/// leaves few entries for files that still exist.
+const BATCH: usize = 2048;
+
+/// What became of one planned deletion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Deleted {
+        reason: Reason,
+        bytes: u64,
+    },
+    /// Not deleted, on purpose: the re-check found a reason to keep it.
+    Kept(String),
+    /// Not deleted because something failed.
+    Failed(String),
+}
+
+/// Everything a pass did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// One per action of the plan, in the plan's order; `None` if the pass stopped first.
+    pub outcomes: Vec<Option<Outcome>>,
+    pub dirs_removed: Vec<PathBuf>,
+    pub markers_removed: Vec<PathBuf>,
+    /// Problems outside any one clip (a root that would not open, a directory left behind).
+    pub errors: Vec<String>,
+    /// Set when the audit log failed: nothing more was deleted after that.
+    pub aborted: Option<String>,
+}
+
+/// Applies plans with the rules they were made with.
+pub struct Executor<'a> {
+    pub roots: &'a [Root],
+    pub cameras: &'a [String],
+    pub rules: &'a Rules,
+    pub owners: Option<&'a MarkerOwners>,
+    pub zone: &'a TimeZone,
+    pub now: Timestamp,
+}
+
+/// A directory opened for deletion: a descriptor per level below the root, so the markers
+/// on the way down can be checked again just before unlinking.
+struct OpenDir {
+    dir: Arc<ClipDir>,
+    /// `levels[i]` is the directory at depth i+1 below the root; the last is the clip's.
+    levels: Vec<OwnedFd>,
+    /// `.hold` at each level as first seen: (inode, mtime, size) or absent.
+    dir_markers: Vec<Option<(u64, Timestamp, u64)>>,
+}
+
+impl OpenDir {
+    fn fd(&self) -> &OwnedFd {
+        self.levels
+            .last()
+            .expect("a clip directory lies below its root")
+    }
+
+    /// True when a directory marker appeared, vanished or changed since the pre-check.
+    fn markers_changed(&self) -> bool {
+        self.levels
+            .iter()
+            .zip(&self.dir_markers)
+            .any(|(fd, seen)| marker_snapshot(fd, b".hold") != *seen)
+    }
+}
+
+fn marker_snapshot(dir: &OwnedFd, name: &[u8]) -> Option<(u64, Timestamp, u64)> {
+    fsx::stat_at(dir.as_fd(), name)
+        .ok()
+        .map(|m| (m.ino, m.mtime, m.size))
+}
+
+/// A clip that passed the pre-check, waiting for the audit sync and its unlink.
+struct Ready {
+    action: usize,
+    dir: Rc<OpenDir>,
+    name: Box<[u8]>,
+    ino: u64,
+    reason: Reason,
+    bytes: u64,
+    sidecar: Option<(u64, Timestamp, u64)>,
+    sidecar_sha: Option<String>,
+    sidecar_uid: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct DeletedClip<'a> {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name_b64: Option<String>,
+    camera: &'a str,
+    recorded: Timestamp,
+    bytes: u64,
+    limit: String,
+    holds: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ClipsDeleted<'a> {
+    dir: String,
+    reason: &'static str,
+    clips: Vec<DeletedClip<'a>>,
+}
+
+#[derive(Serialize)]
+struct FailedClip {
+    name: String,
+    error: String,
+}
+
+#[derive(Serialize)]
+struct DeleteFailed {
+    dir: String,
+    clips: Vec<FailedClip>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct MarkerRemoved {
+    pub path: String,
+    pub owner_uid: Option<u32>,
+    pub sha256: Option<String>,
+    pub clips: Vec<String>,
+    pub why: &'static str,
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+impl Executor<'_> {
+    /// The limit a clip passed for `reason`: the hold cap, or its camera's retention.
+    fn limit(&self, reason: Reason, clip: &Clip) -> jiff::SignedDuration {
+        match reason {
+            Reason::HoldCap => self.rules.hold_cap,
+            Reason::Retention | Reason::HoldEnded => self.rules.retention[clip.camera.0 as usize],
+        }
+    }
+
+    /// Carries out `plan` over `clips`, recording everything in `audit`.
+    pub fn run(&self, clips: &[Clip], plan: &Plan, audit: &mut AuditLog) -> Report {
+        let mut report = Report {
+            outcomes: vec![None; plan.actions.len()],
+            ..Report::default()
+        };
+        let mut order: Vec<usize> = (0..plan.actions.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (ca, cb) = (&clips[plan.actions[a].clip], &clips[plan.actions[b].clip]);
+            (ca.root(), &ca.dir.rel, &ca.name).cmp(&(cb.root(), &cb.dir.rel, &cb.name))
+        });
+        let mut start = 0;
+        while start < order.len() && report.aborted.is_none() {
+            let root = clips[plan.actions[order[start]].clip].root();
+            let end = start
+                + order[start..]
+                    .iter()
+                    .take_while(|&&i| clips[plan.actions[i].clip].root() == root)
+                    .count();
+            if let Err(e) = self.run_root(root, &order[start..end], clips, plan, audit, &mut report)
+            {
+                report.aborted = Some(e.to_string());
+            }
+            start = end;
+        }
+        report
+    }
+
+    fn run_root(
+        &self,
+        root: u16,
+        actions: &[usize],
+        clips: &[Clip],
+        plan: &Plan,
+        audit: &mut AuditLog,
+        report: &mut Report,
+    ) -> Result<(), AuditError> {
+        let root_cfg = &self.roots[usize::from(root)];
+        let root_fd = match fsx::open_root(&root_cfg.path) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let why = format!("root {} cannot be opened: {e}", root_cfg.path.display());
+                for &a in actions {
+                    report.outcomes[a] = Some(Outcome::Failed(why.clone()));
+                }
+                report.errors.push(why);
+                return Ok(());
+            }
+        };
+        let mut batch: Vec<Ready> = Vec::new();
+        let mut touched: Vec<Arc<ClipDir>> = Vec::new();
+        let mut start = 0;
+        while start < actions.len() {
+            let dir = clips[plan.actions[actions[start]].clip].dir.clone();
+            let end = start
+                + actions[start..]
+                    .iter()
+                    .take_while(|&&i| clips[plan.actions[i].clip].dir.rel == dir.rel)
+                    .count();
+            self.precheck_dir(
+                &root_fd,
+                &dir,
+                &actions[start..end],
+                clips,
+                plan,
+                audit,
+                report,
+                &mut batch,
+            )?;
+            if batch.len() >= BATCH {
+                self.flush(&mut batch, audit, report, &mut touched)?;
+            }
+            start = end;
+        }
+        self.flush(&mut batch, audit, report, &mut touched)?;
+        prune::prune(self, &root_fd, root_cfg, touched, audit, report)
+    }
+
+    /// Re-opens one directory, re-reads its markers and re-decides each clip with its fresh
+    /// inode; survivors are recorded in the audit log (not yet synced) and queued.
+    #[allow(clippy::too_many_arguments)]
+    fn precheck_dir(
+        &self,
+        root_fd: &OwnedFd,
+        dir: &Arc<ClipDir>,
+        actions: &[usize],
+        clips: &[Clip],
+        plan: &Plan,
+        audit: &mut AuditLog,
+        report: &mut Report,
+        batch: &mut Vec<Ready>,
+    ) -> Result<(), AuditError> {
+        let root_path = &self.roots[usize::from(dir.root)].path;
+        let (open, found) = match self.open_dir(root_fd, dir) {
+            Ok(x) => x,
+            Err(e) => {
+                let why = format!("directory cannot be opened safely: {e}");
+                for &a in actions {
+                    report.outcomes[a] = Some(Outcome::Failed(why.clone()));
+                }
+                return Ok(());
+            }
+        };
+        let open = Rc::new(open);
+        let mut markers = found;
+        let wanted: std::collections::HashSet<&[u8]> = actions
+            .iter()
+            .map(|&a| &*clips[plan.actions[a].clip].name)
+            .collect();
+        let listed = DirReader::default().for_each(open.fd().as_fd(), |e| {
+            if let Some(clip) = e.name.strip_suffix(b".hold")
+                && !clip.is_empty()
+                && wanted.contains(clip)
+            {
+                markers.push(FoundMarker {
+                    dir: dir.clone(),
+                    clip: Some(clip.into()),
+                    file: marker::read(open.fd().as_fd(), e.name, self.zone),
+                });
+            }
+        });
+        if let Err(e) = listed {
+            let why = format!("directory cannot be read: {e}");
+            for &a in actions {
+                report.outcomes[a] = Some(Outcome::Failed(why.clone()));
+            }
+            return Ok(());
+        }
+        let root_paths: Vec<&Path> = self.roots.iter().map(|r| r.path.as_path()).collect();
+        let holds = Holds::from_markers(&markers, self.owners, &root_paths);
+
+        let mut by_reason: BTreeMap<Reason, Vec<(usize, Clip, Vec<String>)>> = BTreeMap::new();
+        let mut covering = Vec::new();
+        for &a in actions {
+            let scanned = &clips[plan.actions[a].clip];
+            let fresh = match fsx::stat_at(open.fd().as_fd(), &scanned.name) {
+                Ok(m) => m,
+                Err(e) => {
+                    report.outcomes[a] = Some(Outcome::Kept(format!("gone before deletion: {e}")));
+                    continue;
+                }
+            };
+            if let Some(why) = replaced(scanned, &fresh) {
+                report.outcomes[a] = Some(Outcome::Kept(why));
+                continue;
+            }
+            let clip = Clip {
+                meta: fresh,
+                ..scanned.clone()
+            };
+            covering.clear();
+            holds.covering(&clip, &mut covering);
+            match decide(&clip, &covering, &holds, self.rules, self.now) {
+                Verdict::Delete { reason, .. } => {
+                    let labels = covering
+                        .iter()
+                        .map(|&h| holds.get(h).label.clone())
+                        .collect();
+                    by_reason.entry(reason).or_default().push((a, clip, labels));
+                }
+                Verdict::Keep(why) => {
+                    report.outcomes[a] = Some(Outcome::Kept(format!("re-check: {why:?}")));
+                }
+                Verdict::NotDue => {
+                    report.outcomes[a] = Some(Outcome::Kept("re-check: no longer due".into()));
+                }
+            }
+        }
+
+        let dir_path = crate::human::escape_path(&dir.path(root_path));
+        for (reason, items) in by_reason {
+            let entry = ClipsDeleted {
+                dir: dir_path.clone(),
+                reason: reason.as_str(),
+                clips: items
+                    .iter()
+                    .map(|(_, c, labels)| DeletedClip {
+                        name: lossy(&c.name),
+                        name_b64: std::str::from_utf8(&c.name)
+                            .is_err()
+                            .then(|| crate::digest::base64(&c.name)),
+                        camera: &self.cameras[c.camera.0 as usize],
+                        recorded: c.recorded,
+                        bytes: c.meta.size,
+                        limit: crate::config::units::format_duration(self.limit(reason, c)),
+                        holds: labels.clone(),
+                    })
+                    .collect(),
+            };
+            audit.append(self.now, "clips_deleted", &entry)?;
+            for (a, c, _) in items {
+                let sidecar_name = [&c.name[..], b".hold"].concat();
+                let side = marker_snapshot(open.fd(), &sidecar_name);
+                let found = markers
+                    .iter()
+                    .find(|m| m.clip.as_deref() == Some(&c.name[..]))
+                    .map(|m| (m.file.sha256.clone(), m.file.meta.map(|m| m.uid)));
+                batch.push(Ready {
+                    action: a,
+                    dir: open.clone(),
+                    name: c.name.clone(),
+                    ino: c.meta.ino,
+                    reason,
+                    bytes: c.meta.size,
+                    sidecar: side,
+                    sidecar_sha: found.as_ref().and_then(|f| f.0.clone()),
+                    sidecar_uid: found.and_then(|f| f.1),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens `dir` below the root component by component, reading each level's `.hold`.
+    fn open_dir(
+        &self,
+        root_fd: &OwnedFd,
+        dir: &Arc<ClipDir>,
+    ) -> std::io::Result<(OpenDir, Vec<FoundMarker>)> {
+        let mut levels: Vec<OwnedFd> = Vec::new();
+        let mut dir_markers = Vec::new();
+        let mut found = Vec::new();
+        let mut here = ClipDir::root(dir.root);
+        for comp in dir.rel.split(|&b| b == b'/') {
+            let parent = levels.last().unwrap_or(root_fd);
+            let fd = fsx::open_dir_at(parent.as_fd(), comp)?;
+            here = Arc::new(here.child(comp));
+            let snap = marker_snapshot(&fd, b".hold");
+            if snap.is_some() {
+                found.push(FoundMarker {
+                    dir: here.clone(),
+                    clip: None,
+                    file: marker::read(fd.as_fd(), b".hold", self.zone),
+                });
+            }
+            dir_markers.push(snap);
+            levels.push(fd);
+        }
+        Ok((
+            OpenDir {
+                dir: dir.clone(),
+                levels,
+                dir_markers,
+            },
+            found,
+        ))
+    }
+
+    /// Syncs the audit entries of the batch, then unlinks its clips, re-checking each one last
+    /// time; then records failures and removes the sidecar markers of deleted clips.
+    fn flush(
+        &self,
+        batch: &mut Vec<Ready>,
+        audit: &mut AuditLog,
+        report: &mut Report,
+        touched: &mut Vec<Arc<ClipDir>>,
+    ) -> Result<(), AuditError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        audit.sync()?;
+        let root_path = |d: &ClipDir| &self.roots[usize::from(d.root)].path;
+        let mut failed: BTreeMap<Vec<u8>, (String, Vec<FailedClip>)> = BTreeMap::new();
+        let mut sidecars: Vec<Ready> = Vec::new();
+        let mut dir_ok: Option<(*const OpenDir, bool)> = None;
+        for r in batch.drain(..) {
+            let ptr = Rc::as_ptr(&r.dir);
+            let markers_same = match dir_ok {
+                Some((p, ok)) if p == ptr => ok,
+                _ => {
+                    let ok = !r.dir.markers_changed();
+                    dir_ok = Some((ptr, ok));
+                    ok
+                }
+            };
+            let last = self.last_check(&r, markers_same);
+            let result = match last {
+                Err(why) => Err(why),
+                Ok(()) => unlinkat(r.dir.fd().as_fd(), &*r.name, UnlinkatFlags::NoRemoveDir)
+                    .map_err(|e| format!("unlink failed: {}", e.desc())),
+            };
+            match result {
+                Ok(()) => {
+                    report.outcomes[r.action] = Some(Outcome::Deleted {
+                        reason: r.reason,
+                        bytes: r.bytes,
+                    });
+                    if touched.last().is_none_or(|d| d.rel != r.dir.dir.rel) {
+                        touched.push(r.dir.dir.clone());
+                    }
+                    if r.sidecar.is_some() {
+                        sidecars.push(r);
+                    }
+                }
+                Err(why) => {
+                    let dir_path =
+                        crate::human::escape_path(&r.dir.dir.path(root_path(&r.dir.dir)));
+                    failed
+                        .entry(r.dir.dir.rel.to_vec())
+                        .or_insert_with(|| (dir_path, Vec::new()))
+                        .1
+                        .push(FailedClip {
+                            name: lossy(&r.name),
+                            error: why.clone(),
+                        });
+                    report.outcomes[r.action] = Some(Outcome::Failed(why));
+                }
+            }
+        }
+        for (_, (dir, clips)) in failed {
+            audit.append(self.now, "delete_failed", &DeleteFailed { dir, clips })?;
+        }
+        if sidecars.is_empty() {
+            return audit.sync();
+        }
+        let mut paths = Vec::with_capacity(sidecars.len());
+        for r in &sidecars {
+            let side = [&r.name[..], b".hold"].concat();
+            let path = fsx::join(root_path(&r.dir.dir), &r.dir.dir.rel, &side);
+            let entry = MarkerRemoved {
+                path: crate::human::escape_path(&path),
+                owner_uid: r.sidecar_uid,
+                sha256: r.sidecar_sha.clone(),
+                clips: vec![lossy(&r.name)],
+                why: "its clip was deleted",
+            };
+            audit.append(self.now, "marker_removed", &entry)?;
+            paths.push((side, path));
+        }
+        audit.sync()?;
+        for (r, (side, path)) in sidecars.iter().zip(paths) {
+            match unlinkat(r.dir.fd().as_fd(), &*side, UnlinkatFlags::NoRemoveDir) {
+                Ok(()) => report.markers_removed.push(path),
+                Err(e) => report.errors.push(format!(
+                    "cannot remove marker {}: {}",
+                    crate::human::escape_path(&path),
+                    e.desc()
+                )),
+            }
+        }
+        Ok(())
+    }
+
+    /// The check just before `unlinkat`: same regular file, not written since, and no marker
+    /// appeared or changed since the pre-check.
+    fn last_check(&self, r: &Ready, markers_same: bool) -> Result<(), String> {
+        if !markers_same {
+            return Err(
+                "kept: a directory marker appeared or changed after the entry was written".into(),
+            );
+        }
+        let side = [&r.name[..], b".hold"].concat();
+        if marker_snapshot(r.dir.fd(), &side) != r.sidecar {
+            return Err("kept: its marker appeared or changed after the entry was written".into());
+        }
+        let m = fsx::stat_at(r.dir.fd().as_fd(), &r.name)
+            .map_err(|e| format!("gone before unlink: {e}"))?;
+        if !m.is_file() || m.ino != r.ino {
+            return Err("kept: replaced by another file after the entry was written".into());
+        }
+        let written = if m.mtime > self.now { m.ctime } else { m.mtime };
+        if self.now.duration_since(written) < self.rules.quiet_period {
+            return Err("kept: written to after the entry was written".into());
+        }
+        Ok(())
+    }
+}
+
+/// Why a file is no longer the one the scan saw, if it is not.
+fn replaced(scanned: &Clip, fresh: &FileMeta) -> Option<String> {
+    if !fresh.is_file() {
+        return Some("no longer a regular file".into());
+    }
+    if fresh.ino != scanned.meta.ino || fresh.dev != scanned.meta.dev {
+        return Some("replaced by another file since the scan".into());
+    }
+    None
+}

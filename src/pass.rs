@@ -1,0 +1,445 @@
+//! One pass: scan, holds, plan, guards, execute, audit, remember. `sweep` is one pass; a dry
+//! run is the same pass without the lock, the executor or any write.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::audit::{AuditError, AuditLog};
+use crate::config::Settings;
+use crate::execute::{Executor, Outcome, Report};
+use crate::guard::{self, Refusal};
+use crate::holds::Holds;
+use crate::lock::{LockError, StateLock};
+use crate::policy::{self, Keep, Plan, Rules};
+use crate::scan::{self, Scan, ScanRequest};
+use crate::state::{State, StateError};
+
+/// How long a pass waits for another one (the daemon's batch, a timer sweep) to finish.
+pub const LOCK_WAIT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PassOptions {
+    pub dry_run: bool,
+    pub force: bool,
+    pub threads: usize,
+}
+
+/// A guard's refusal and what it covered.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    /// The root refused, or `None` for the whole pass (the clock).
+    pub root: Option<u16>,
+    pub refusal: Refusal,
+}
+
+/// Everything a pass saw and did, for the command to report.
+pub struct PassResult {
+    pub now: Timestamp,
+    pub scan: Scan,
+    pub holds: Holds,
+    pub rules: Rules,
+    pub plan: Plan,
+    pub refused: Vec<Refused>,
+    /// Roots whose fraction guard `--force` overrode.
+    pub forced: Vec<u16>,
+    /// Roots whose filesystem differs from the one remembered.
+    pub root_changed: Vec<u16>,
+    /// `None` for a dry run.
+    pub report: Option<Report>,
+    pub alarms: Vec<String>,
+    pub elapsed: Duration,
+}
+
+impl PassResult {
+    /// True when any guard refused any part of the pass.
+    pub fn is_refused(&self) -> bool {
+        !self.refused.is_empty()
+    }
+
+    /// The refusal covering a root's actions, if any.
+    pub fn refusal_of(&self, root: u16) -> Option<&Refusal> {
+        self.refused
+            .iter()
+            .find(|r| r.root.is_none() || r.root == Some(root))
+            .map(|r| &r.refusal)
+    }
+
+    pub fn is_root_refused(&self, root: u16) -> bool {
+        self.refusal_of(root).is_some()
+    }
+
+    /// Whether the pass fell short of what it should have done: a root it could not read, a
+    /// directory it could not read, a file it failed to delete, an audit failure.
+    pub fn has_errors(&self) -> bool {
+        self.scan
+            .roots
+            .iter()
+            .any(|r| r.unavailable.is_some() || !r.errors.is_empty())
+            || self.report.as_ref().is_some_and(|r| {
+                r.aborted.is_some()
+                    || !r.errors.is_empty()
+                    || r.outcomes
+                        .iter()
+                        .any(|o| matches!(o, Some(Outcome::Failed(_))))
+            })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error("cannot create the state directory {path}: {source}")]
+    StateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("audit log: {0}")]
+    Audit(#[from] AuditError),
+}
+
+#[derive(Serialize)]
+struct GuardRefusedEntry {
+    guard: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root: Option<String>,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_clock: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    planned: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recognised: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct SweepEntry {
+    roots: usize,
+    clips: u64,
+    due: usize,
+    deleted: u64,
+    bytes: u64,
+    kept: u64,
+    failed: u64,
+    held_past_retention: u64,
+    unjudgeable: u64,
+    overdue: u64,
+    unrecognised: u64,
+    refused: Vec<String>,
+    forced: Vec<String>,
+    duration_ms: u64,
+    config_sha256: String,
+}
+
+/// Runs one pass at `now`.
+pub fn run(
+    settings: &Settings,
+    opts: PassOptions,
+    now: Timestamp,
+) -> Result<PassResult, PassError> {
+    let started = Instant::now();
+    let state_dir = &settings.state_dir;
+    let (lock, mut audit) = if opts.dry_run {
+        (None, None)
+    } else {
+        create_state_dir(state_dir)?;
+        let lock = StateLock::acquire(state_dir, LOCK_WAIT)?;
+        let audit = AuditLog::open(&lock, now)?;
+        (Some(lock), Some(audit))
+    };
+    let mut state = State::load(state_dir)?;
+
+    if let Some(audit) = audit.as_mut()
+        && state.config_sha256.as_deref() != Some(settings.fingerprint.as_str())
+    {
+        #[derive(Serialize)]
+        struct ConfigLoaded<'a> {
+            files: Vec<String>,
+            sha256: &'a str,
+        }
+        let files = settings
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        audit.append(
+            now,
+            "config_loaded",
+            &ConfigLoaded {
+                files,
+                sha256: &settings.fingerprint,
+            },
+        )?;
+        state.config_sha256 = Some(settings.fingerprint.clone());
+    }
+
+    let mut refused = Vec::new();
+    if let Some(r) = guard::check_clock(now, state.last_clock, settings.safety.future_slack) {
+        refused.push(Refused {
+            root: None,
+            refusal: r,
+        });
+    }
+    for (i, root) in settings.roots.iter().enumerate() {
+        if root.expect_mount && !guard::is_mount_point(&root.path).unwrap_or(false) {
+            refused.push(Refused {
+                root: Some(i as u16),
+                refusal: Refusal::NotMounted,
+            });
+        }
+    }
+
+    let shortest = settings.shortest_retention();
+    let cutoff = now.checked_sub(shortest).ok();
+    let scan = scan::scan(&ScanRequest {
+        roots: &settings.roots,
+        now,
+        future_slack: settings.safety.future_slack,
+        collect_before: vec![cutoff; settings.roots.len()],
+        zone: &settings.timezone,
+        threads: if opts.threads == 0 {
+            scan::default_threads()
+        } else {
+            opts.threads
+        },
+    });
+
+    let root_paths: Vec<&std::path::Path> =
+        settings.roots.iter().map(|r| r.path.as_path()).collect();
+    let mut holds = Holds::from_markers(
+        &scan.markers,
+        settings.holds.marker_owners.as_ref(),
+        &root_paths,
+    );
+    for (i, r) in scan.roots.iter().enumerate() {
+        if r.root_marker {
+            holds.root_marker_alarm(&settings.roots[i].path);
+        }
+    }
+    let rules = rules_for(settings, &scan.cameras);
+    let plan = policy::plan(&scan.clips, &holds, &rules, now);
+
+    let mut per_root: BTreeMap<u16, u64> = BTreeMap::new();
+    for a in &plan.actions {
+        *per_root.entry(scan.clips[a.clip].root()).or_default() += 1;
+    }
+    let mut forced = Vec::new();
+    for (&root, &planned) in &per_root {
+        let recognised = scan.roots[usize::from(root)].recognised;
+        let max = settings.safety.max_delete_fraction;
+        if let Some(r) = guard::check_fraction(planned, recognised, max, false) {
+            if opts.force {
+                forced.push(root);
+            } else {
+                refused.push(Refused {
+                    root: Some(root),
+                    refusal: r,
+                });
+            }
+        }
+    }
+
+    let mut root_changed = Vec::new();
+    for (i, r) in scan.roots.iter().enumerate() {
+        let (Some(fs), Some(was)) = (r.fs, state.roots.get(&settings.roots[i].path)) else {
+            continue;
+        };
+        if fs != *was {
+            root_changed.push(i as u16);
+        }
+    }
+
+    let mut alarms = holds.alarms.clone();
+    let mut result = PassResult {
+        now,
+        scan,
+        holds,
+        rules,
+        plan,
+        refused,
+        forced,
+        root_changed,
+        report: None,
+        alarms: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
+    for r in &result.refused {
+        let root = r
+            .root
+            .map(|i| settings.roots[usize::from(i)].path.display().to_string());
+        alarms.push(match &root {
+            Some(p) => format!("{p}: {}", r.refusal.explain()),
+            None => r.refusal.explain(),
+        });
+    }
+
+    if let (Some(audit), Some(_lock)) = (audit.as_mut(), lock.as_ref()) {
+        for &i in &result.root_changed {
+            #[derive(Serialize)]
+            struct RootChanged {
+                root: String,
+                was: crate::scan::FsId,
+                now: Option<crate::scan::FsId>,
+            }
+            let path = &settings.roots[usize::from(i)].path;
+            let entry = RootChanged {
+                root: path.display().to_string(),
+                was: state.roots[path],
+                now: result.scan.roots[usize::from(i)].fs,
+            };
+            audit.append(now, "root_changed", &entry)?;
+        }
+        for r in &result.refused {
+            let (planned, recognised) = match &r.refusal {
+                Refusal::Fraction {
+                    planned,
+                    recognised,
+                    ..
+                } => (Some(*planned), Some(*recognised)),
+                _ => (None, None),
+            };
+            let entry = GuardRefusedEntry {
+                guard: r.refusal.guard(),
+                root: r
+                    .root
+                    .map(|i| settings.roots[usize::from(i)].path.display().to_string()),
+                message: r.refusal.explain(),
+                last_clock: state.last_clock.filter(|_| r.root.is_none()),
+                planned,
+                recognised,
+            };
+            audit.append(now, "guard_refused", &entry)?;
+        }
+        audit.sync()?;
+
+        let allowed = Plan {
+            actions: result
+                .plan
+                .actions
+                .iter()
+                .filter(|a| !result.is_root_refused(result.scan.clips[a.clip].root()))
+                .cloned()
+                .collect(),
+            kept: Vec::new(),
+        };
+        let executor = Executor {
+            roots: &settings.roots,
+            cameras: &result.scan.cameras,
+            rules: &result.rules,
+            owners: settings.holds.marker_owners.as_ref(),
+            zone: &settings.timezone,
+            now,
+        };
+        let report = executor.run(&result.scan.clips, &allowed, audit);
+        // Outcomes are reported against the full plan: map them back.
+        let mut outcomes = vec![None; result.plan.actions.len()];
+        let mut it = report.outcomes.iter();
+        for (i, a) in result.plan.actions.iter().enumerate() {
+            if !result.is_root_refused(result.scan.clips[a.clip].root()) {
+                outcomes[i] = it.next().cloned().flatten();
+            }
+        }
+        let report = Report { outcomes, ..report };
+        alarms.extend(report.aborted.iter().map(|a| format!("pass stopped: {a}")));
+
+        let entry = sweep_entry(settings, &result, &report, started.elapsed());
+        audit.append(now, "sweep", &entry)?;
+        let pruned = audit.prune(settings.audit_keep, now)?;
+        if !pruned.is_empty() {
+            tracing::info!(segments = pruned.len(), "old audit segments pruned");
+        }
+        audit.sync()?;
+
+        if !result.is_refused() {
+            state.last_clock = Some(now);
+        }
+        for (i, r) in result.scan.roots.iter().enumerate() {
+            if let Some(fs) = r.fs
+                && !result.is_root_refused(i as u16)
+            {
+                state.roots.insert(settings.roots[i].path.clone(), fs);
+            }
+        }
+        state.save(state_dir)?;
+        result.report = Some(report);
+    }
+    result.alarms = alarms;
+    result.elapsed = started.elapsed();
+    Ok(result)
+}
+
+/// The planner's rules for the cameras a scan found.
+pub fn rules_for(settings: &Settings, cameras: &[String]) -> Rules {
+    Rules {
+        retention: cameras.iter().map(|c| settings.retention_for(c)).collect(),
+        hold_cap: settings.retention.hold_cap(),
+        quiet_period: settings.safety.quiet_period,
+        future_slack: settings.safety.future_slack,
+    }
+}
+
+fn create_state_dir(dir: &std::path::Path) -> Result<(), PassError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(dir)
+        .map_err(|source| PassError::StateDir {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+fn sweep_entry(
+    settings: &Settings,
+    r: &PassResult,
+    report: &Report,
+    elapsed: Duration,
+) -> SweepEntry {
+    let mut deleted = 0;
+    let mut bytes = 0;
+    let mut kept = 0;
+    let mut failed = 0;
+    for o in report.outcomes.iter().flatten() {
+        match o {
+            Outcome::Deleted { bytes: b, .. } => {
+                deleted += 1;
+                bytes += b;
+            }
+            Outcome::Kept(_) => kept += 1,
+            Outcome::Failed(_) => failed += 1,
+        }
+    }
+    let count = |f: &dyn Fn(&Keep) -> bool| r.plan.kept.iter().filter(|k| f(&k.why)).count() as u64;
+    let name = |i: u16| settings.roots[usize::from(i)].path.display().to_string();
+    SweepEntry {
+        roots: settings.roots.len(),
+        clips: r.scan.roots.iter().map(|x| x.recognised).sum(),
+        due: r.plan.actions.len(),
+        deleted,
+        bytes,
+        kept,
+        failed,
+        held_past_retention: count(&|k| *k == Keep::Held),
+        unjudgeable: count(&|k| matches!(k, Keep::Unjudgeable { .. })),
+        overdue: count(&|k| matches!(k, Keep::Unjudgeable { overdue: true })),
+        unrecognised: r.scan.roots.iter().map(|x| x.unrecognised).sum(),
+        refused: r
+            .refused
+            .iter()
+            .map(|x| {
+                x.root
+                    .map_or_else(|| format!("all roots ({})", x.refusal.guard()), name)
+            })
+            .collect(),
+        forced: r.forced.iter().map(|&i| name(i)).collect(),
+        duration_ms: elapsed.as_millis() as u64,
+        config_sha256: settings.fingerprint.clone(),
+    }
+}
