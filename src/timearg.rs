@@ -118,7 +118,7 @@ fn parse_clock(t: &str) -> Option<Time> {
 /// A civil time in `zone`: both instants in a fold, shifted forward in a gap.
 fn local(dt: DateTime, zone: &TimeZone) -> Result<Resolved, String> {
     let amb = zone.to_ambiguous_timestamp(dt);
-    let earliest = amb.clone().compatible().map_err(|e| e.to_string())?;
+    let earliest = amb.compatible().map_err(|e| e.to_string())?;
     let latest = amb.later().map_err(|e| e.to_string())?;
     Ok(Resolved {
         earliest,
