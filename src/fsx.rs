@@ -122,3 +122,18 @@ pub fn join(root: &Path, rel_dir: &[u8], name: &[u8]) -> std::path::PathBuf {
     }
     p
 }
+
+/// Bytes available to unprivileged writers on the filesystem holding `path`.
+#[allow(clippy::unnecessary_cast)] // the statvfs fields are 32 bits wide on armv7
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    let v = nix::sys::statvfs::statvfs(path).ok()?;
+    Some((v.blocks_available() as u64).saturating_mul(v.fragment_size() as u64))
+}
+
+/// The filesystem's magic number (`statfs.f_type`).
+#[allow(clippy::unnecessary_cast)] // its width differs between targets
+pub fn fs_magic(path: &Path) -> Option<i64> {
+    nix::sys::statfs::statfs(path)
+        .ok()
+        .map(|fs| fs.filesystem_type().0 as i64)
+}

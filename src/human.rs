@@ -63,6 +63,15 @@ pub fn count(n: u64) -> String {
     out
 }
 
+/// `1 clip`, `2,148 clips`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{} {many}", count(n))
+    }
+}
+
 /// `2026-11-20 13:05:30 +01:00` in the configured zone.
 pub fn time(t: Timestamp, zone: &TimeZone) -> String {
     t.to_zoned_datetime(zone.clone())
@@ -114,6 +123,8 @@ mod tests {
         assert_eq!(count(0), "0");
         assert_eq!(count(1234567), "1,234,567");
         assert_eq!(count(100), "100");
+        assert_eq!(plural(1, "clip", "clips"), "1 clip");
+        assert_eq!(plural(2148, "clip", "clips"), "2,148 clips");
         assert_eq!(span(SignedDuration::from_secs(45)), "45s");
         assert_eq!(
             span(SignedDuration::from_secs(3 * 86_400 + 4 * 3600 + 59)),

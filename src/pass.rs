@@ -50,6 +50,8 @@ pub struct PassResult {
     pub root_changed: Vec<u16>,
     /// `None` for a dry run.
     pub report: Option<Report>,
+    /// Problems an operator must see besides refusals: bad markers, a `.hold` in a root, an
+    /// audit failure that stopped the pass.
     pub alarms: Vec<String>,
     pub elapsed: Duration,
 }
@@ -269,15 +271,6 @@ pub fn run(
         alarms: Vec::new(),
         elapsed: Duration::ZERO,
     };
-    for r in &result.refused {
-        let root = r
-            .root
-            .map(|i| settings.roots[usize::from(i)].path.display().to_string());
-        alarms.push(match &root {
-            Some(p) => format!("{p}: {}", r.refusal.explain()),
-            None => r.refusal.explain(),
-        });
-    }
 
     if let (Some(audit), Some(_lock)) = (audit.as_mut(), lock.as_ref()) {
         for &i in &result.root_changed {

@@ -207,5 +207,48 @@ pub fn plan(clips: &[Clip], holds: &Holds, rules: &Rules, now: Timestamp) -> Pla
     p
 }
 
+/// A hold whose oldest footage reaches the hold cap soon: staff must export before then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapWarning {
+    pub hold: HoldIdx,
+    /// When its oldest covered clip reaches the cap and is deleted.
+    pub first_cap: Timestamp,
+    pub clips: u64,
+}
+
+/// Active holds whose footage reaches the cap within `warn_before` of `now`.
+pub fn cap_warnings(
+    clips: &[Clip],
+    holds: &Holds,
+    rules: &Rules,
+    now: Timestamp,
+    warn_before: SignedDuration,
+) -> Vec<CapWarning> {
+    let mut by_hold: std::collections::BTreeMap<HoldIdx, CapWarning> =
+        std::collections::BTreeMap::new();
+    let mut covering = Vec::new();
+    let horizon = now.saturating_add(warn_before).unwrap_or(now);
+    for clip in clips {
+        covering.clear();
+        holds.covering(clip, &mut covering);
+        let Ok(cap) = clip.recorded.checked_add(rules.hold_cap) else {
+            continue;
+        };
+        if cap > horizon || is_unjudgeable(clip.recorded, now, rules.future_slack) {
+            continue;
+        }
+        for &h in covering.iter().filter(|&&h| holds.get(h).is_active(now)) {
+            let w = by_hold.entry(h).or_insert(CapWarning {
+                hold: h,
+                first_cap: cap,
+                clips: 0,
+            });
+            w.first_cap = w.first_cap.min(cap);
+            w.clips += 1;
+        }
+    }
+    by_hold.into_values().collect()
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,149 @@
+//! The command line: flags, config loading with the sudo rule, and dispatch to one module per
+//! command group. Each command returns its exit code; failures with a decided code travel up
+//! as [`Exit`].
+
+mod audit;
+mod clips;
+mod config;
+mod demo;
+mod output;
+mod status;
+mod sweep;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use clipwarden::config::{self as cfg, Settings};
+use clipwarden::exit::{Code, Exit};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "clipwarden",
+    version,
+    about = "CCTV footage retention: deletes recordings past retention, keeps held footage up to a hard cap",
+    long_about = None,
+    after_help = "Exit codes: 0 success, 1 runtime error, 2 usage or config error, 3 a safety guard refused to delete, 4 verification failed."
+)]
+pub struct Cli {
+    /// Config file (default: $CLIPWARDEN_CONFIG, else /etc/clipwarden/clipwarden.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// One JSON document on stdout instead of text for a person.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More detail (-v lists every clip, -vv adds debug logs).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// One pass: scan the roots, delete what is due, then exit.
+    Sweep {
+        /// Show what would be deleted, delete nothing, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Go ahead although the pass would delete more than max_delete_fraction of a root
+        /// (a first run on a disk of old footage). Audited. Overrides no other guard.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Roots, clips, bytes, oldest clip, holds, alarms and the next deletion.
+    Status,
+    /// List clips with their hold state and expiry.
+    Clips {
+        /// Only these cameras (names match without regard to case). Repeatable.
+        #[arg(long, value_name = "C")]
+        camera: Vec<String>,
+        /// Only clips whose recording overlaps the window from this time.
+        #[arg(long, value_name = "T")]
+        from: Option<String>,
+        /// Only clips whose recording overlaps the window up to this time.
+        #[arg(long, value_name = "T")]
+        to: Option<String>,
+    },
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Build a sample recording tree and show a sweep on it.
+    Demo {
+        /// Where to build it (default: a new temporary directory, kept afterwards).
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Validate, probe each root, and print the effective config.
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the whole hash chain; name the first bad entry.
+    Verify {
+        /// Also check that the log still holds this entry (as sent to the journal).
+        #[arg(long, value_name = "SEQ:HASH")]
+        anchor: Option<String>,
+    },
+    /// Show the last entries.
+    Tail {
+        #[arg(short = 'n', default_value_t = 20)]
+        n: usize,
+    },
+}
+
+/// Runs the parsed command; returns the exit code for a normal finish.
+pub fn run(cli: Cli) -> Result<Code> {
+    match &cli.command {
+        Command::Demo { dir } => demo::run(&cli, dir.as_deref()),
+        Command::Sweep { dry_run, force } => sweep::run(&cli, &load(&cli)?, *dry_run, *force),
+        Command::Status => status::run(&cli, &load(&cli)?),
+        Command::Clips { camera, from, to } => {
+            clips::run(&cli, &load(&cli)?, camera, from.as_deref(), to.as_deref())
+        }
+        Command::Config(ConfigCommand::Check) => config::check(&cli, &config_path(&cli)?),
+        Command::Audit(AuditCommand::Verify { anchor }) => {
+            audit::verify(&cli, &load(&cli)?, anchor.as_deref())
+        }
+        Command::Audit(AuditCommand::Tail { n }) => audit::tail(&cli, &load(&cli)?, *n),
+    }
+}
+
+/// The config path, honouring `--config`, `$CLIPWARDEN_CONFIG` and the sudo rule: under sudo
+/// only the default is used, since a config decides what gets deleted.
+pub fn config_path(cli: &Cli) -> Result<PathBuf> {
+    let chosen = cli.config.clone().or_else(|| {
+        std::env::var_os("CLIPWARDEN_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    let default = Path::new(cfg::DEFAULT_PATH);
+    if std::env::var_os("SUDO_UID").is_some()
+        && let Some(p) = &chosen
+        && p != default
+    {
+        return Err(Exit::usage(format!(
+            "under sudo only the default config ({}) is used, not {}: a config decides what gets deleted, so it must be the one the administrator installed",
+            default.display(),
+            p.display()
+        ))
+        .into());
+    }
+    Ok(chosen.unwrap_or_else(|| default.to_path_buf()))
+}
+
+/// Loads and validates the config; every error exits 2 naming file, key and problem.
+pub fn load(cli: &Cli) -> Result<Settings> {
+    let path = config_path(cli)?;
+    cfg::load(&path).map_err(|e| Exit::usage(e.to_string()).into())
+}
