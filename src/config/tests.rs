@@ -240,3 +240,27 @@ fn files_on_disk_with_conf_d() {
         "{missing}"
     );
 }
+
+/// The documented example must stay a valid config, with its optional keys switched on too.
+#[test]
+fn the_example_config_is_valid_with_and_without_its_optional_keys() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/clipwarden.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let s = from_texts(&[path.clone()], &[text.clone()]).unwrap();
+    assert_eq!(s.retention.days, 7);
+    let optional = ["min_free", "[camera.entrance]", "days = 3", "marker_owners", "textfile"];
+    let mut on = String::new();
+    for line in text.lines() {
+        let bare = line.trim_start_matches("# ");
+        if line.starts_with("# ") && optional.iter().any(|k| bare.starts_with(k)) {
+            on.push_str(&bare.replace("[\"nvr\", \"clipwarden\"]", "[\"root\"]"));
+        } else {
+            on.push_str(line);
+        }
+        on.push('\n');
+    }
+    let s = from_texts(&[path], &[on]).unwrap();
+    assert!(s.roots[0].min_free.is_some());
+    assert_eq!(s.retention_for("Entrance"), SignedDuration::from_hours(72));
+    assert!(s.holds.marker_owners.is_some() && s.metrics_textfile.is_some());
+}
