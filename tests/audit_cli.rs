@@ -385,6 +385,32 @@ fn verify_with_an_anchor_checks_that_the_log_still_holds_that_entry() {
     }
 }
 
+/// A chain cannot show that its own end was cut off; the anchor sent off the box can.
+#[test]
+fn an_anchor_catches_entries_cut_off_the_end_or_the_whole_log_removed() {
+    let env = frigate();
+    some_log(&env);
+    let head = env
+        .run(&["audit", "tail", "-n", "1", "--json"])
+        .expect(0)
+        .json()[0]
+        .clone();
+    let anchor = format!("{}:{}", head["seq"], s(&head["hash"]));
+    let path = env.state.join("audit.jsonl");
+    let lines = log_lines(&env);
+
+    std::fs::write(&path, lines[..lines.len() - 2].join("\n") + "\n").unwrap();
+    env.run(&["audit", "verify", "--anchor", &anchor])
+        .expect(4)
+        .stdout_has(&format!("seq {}", head["seq"]));
+
+    std::fs::remove_file(&path).unwrap();
+    env.run(&["audit", "verify", "--anchor", &anchor]).expect(4);
+    // Nor does the next pass's fresh chain satisfy it.
+    sweep(&env);
+    env.run(&["audit", "verify", "--anchor", &anchor]).expect(4);
+}
+
 #[test]
 fn a_torn_last_line_is_reported_until_the_next_sweep_seals_it_keeping_its_bytes() {
     let env = frigate();
