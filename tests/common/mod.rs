@@ -3,6 +3,7 @@
 //! names and mtimes; and a runner that captures exit code, stdout and stderr.
 #![allow(dead_code)] // each test file uses its own part of the harness
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,6 +37,28 @@ impl Out {
                 self.stdout, self.stderr
             )
         })
+    }
+
+    /// Asserts that stdout contains `needle`, showing both streams when it does not.
+    pub fn stdout_has(&self, needle: &str) -> &Out {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// Asserts that stderr contains `needle`, showing both streams when it does not.
+    pub fn stderr_has(&self, needle: &str) -> &Out {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
     }
 
     /// Asserts the exit code, showing everything when it is wrong.
@@ -104,6 +127,17 @@ impl Env {
         cmd
     }
 
+    /// The binary without `--config` (and without the sudo and config variables), for tests
+    /// of how the config is found.
+    pub fn bare_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clipwarden"));
+        cmd.args(args)
+            .env_remove("SUDO_UID")
+            .env_remove("SUDO_USER")
+            .env_remove("CLIPWARDEN_CONFIG");
+        cmd
+    }
+
     /// Creates `rel` below the root, written until `age_secs - 10` seconds ago.
     pub fn file(&self, rel: &str, age_secs: i64) -> PathBuf {
         let p = self.root.join(rel);
@@ -125,6 +159,21 @@ impl Env {
         self.file(&rel, age_secs)
     }
 
+    /// A Frigate clip for `camera` whose recording began at `start` (its UTC name) and was
+    /// written until `end` (its mtime).
+    pub fn frigate_span(&self, camera: &str, start: Timestamp, end: Timestamp) -> PathBuf {
+        let z = start.to_zoned_datetime(TimeZone::UTC);
+        let p = self.root.join(format!(
+            "{}/{camera}/{}.mp4",
+            z.strftime("%Y-%m-%d/%H"),
+            z.strftime("%M.%S")
+        ));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, b"footage").unwrap();
+        set_mtime(&p, end);
+        p
+    }
+
     /// A motionEye clip recorded `age_secs` ago (Oslo names).
     pub fn motioneye(&self, camera: &str, age_secs: i64) -> PathBuf {
         let t = self.now - SignedDuration::from_secs(age_secs);
@@ -140,6 +189,65 @@ impl Env {
             .collect()
     }
 
+    /// The audit segments in chain order: rotated ones by their first `seq`, then the current.
+    pub fn segments(&self) -> Vec<PathBuf> {
+        let mut rotated: Vec<(u64, PathBuf)> = std::fs::read_dir(&self.state)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| {
+                let n = p.file_name().unwrap().to_string_lossy();
+                n.starts_with("audit-") && n.ends_with(".jsonl")
+            })
+            .map(|p| {
+                let first = std::fs::read_to_string(&p)
+                    .ok()
+                    .and_then(|t| t.lines().next().map(str::to_string))
+                    .and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+                    .and_then(|v| v["seq"].as_u64())
+                    .unwrap_or(0);
+                (first, p)
+            })
+            .collect();
+        rotated.sort();
+        let mut out: Vec<PathBuf> = rotated.into_iter().map(|(_, p)| p).collect();
+        let current = self.state.join("audit.jsonl");
+        if current.exists() {
+            out.push(current);
+        }
+        out
+    }
+
+    /// Every audit entry across all segments, oldest first (a month may turn mid-test).
+    pub fn audit_all(&self) -> Vec<serde_json::Value> {
+        self.segments()
+            .iter()
+            .flat_map(|p| {
+                std::fs::read_to_string(p)
+                    .unwrap()
+                    .lines()
+                    .map(|l| serde_json::from_str(l).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Entries of one kind across all segments.
+    pub fn all_events(&self, event: &str) -> Vec<serde_json::Value> {
+        self.audit_all()
+            .into_iter()
+            .filter(|e| e["event"] == event)
+            .collect()
+    }
+
+    /// The config's SHA-256 as `config check --json` reports it.
+    pub fn config_sha256(&self) -> String {
+        self.run(&["config", "check", "--json"]).expect(0).json()["sha256"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     pub fn events(&self, event: &str) -> Vec<serde_json::Value> {
         self.audit_lines()
             .into_iter()
@@ -151,6 +259,69 @@ impl Env {
 pub fn set_mtime(p: &Path, t: Timestamp) {
     let ft = filetime::FileTime::from_unix_time(t.as_second(), 0);
     filetime::set_symlink_file_times(p, ft, ft).unwrap();
+}
+
+/// Makes `p` `len` bytes long (sparse) without changing its mtime.
+pub fn resize(p: &Path, len: u64) {
+    let mtime = filetime::FileTime::from_last_modification_time(&std::fs::metadata(p).unwrap());
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(p)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+    filetime::set_file_mtime(p, mtime).unwrap();
+}
+
+/// Standard base64 with padding (RFC 4648), written here so tests do not trust the crate's.
+pub fn base64(bytes: &[u8]) -> String {
+    let abc = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for &b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 6 {
+            bits -= 6;
+            out.push(abc[((acc >> bits) & 63) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(abc[((acc << (6 - bits)) & 63) as usize] as char);
+    }
+    while out.len() % 4 != 0 {
+        out.push('=');
+    }
+    out
+}
+
+/// Every file below `dir` with its bytes, and every directory (as `name/`), to show that a
+/// command changed nothing.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            if e.file_type().unwrap().is_dir() {
+                out.insert(format!("{rel}/"), Vec::new());
+                walk(base, &p, out);
+            } else {
+                out.insert(rel, std::fs::read(&p).unwrap_or_default());
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Runs the stand-alone Python verifier (SPEC's rule and nothing else) on `segments`.
+pub fn python_verify(segments: &[PathBuf]) -> Out {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/verify_audit.py");
+    output(Command::new("python3").arg(script).args(segments))
 }
 
 pub fn output(cmd: &mut Command) -> Out {
