@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     match cli::run(args) {
@@ -33,9 +34,22 @@ fn main() -> ExitCode {
                 ExitCode::from(exit.code as u8)
             }
             None => {
-                eprintln!("clipwarden: {err:#}");
+                eprintln!("clipwarden: {}", describe(&err));
                 ExitCode::from(Code::Runtime as u8)
             }
         },
     }
+}
+
+/// The error and its causes, each said once: many errors already quote their source.
+fn describe(err: &anyhow::Error) -> String {
+    let mut msg = err.to_string();
+    for cause in err.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
 }

@@ -156,6 +156,16 @@ pub fn run(
         (Some(lock), Some(audit))
     };
     let mut state = State::load(state_dir)?;
+    let mut alarms = Vec::new();
+    if let Some(audit) = &audit
+        && audit.head().is_none()
+        && let Some(last) = state.last_clock
+    {
+        alarms.push(format!(
+            "the audit log was missing although passes have run (the last at {last}); a new chain starts now: find out who removed it"
+        ));
+        tracing::error!(state_dir = %state_dir.display(), "audit log missing; starting a new chain");
+    }
 
     if let Some(audit) = audit.as_mut()
         && state.config_sha256.as_deref() != Some(settings.fingerprint.as_str())
@@ -257,7 +267,7 @@ pub fn run(
         }
     }
 
-    let mut alarms = holds.alarms.clone();
+    alarms.extend(holds.alarms.iter().cloned());
     let mut result = PassResult {
         now,
         scan,

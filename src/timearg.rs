@@ -14,6 +14,8 @@ pub enum Role {
     From,
     /// A window's end, after the given start.
     To(Timestamp),
+    /// A window's end with no start: `HH:MM` is its most recent past occurrence.
+    Until,
 }
 
 /// A typed time, resolved. `earliest == latest` unless it fell in a DST fold.
@@ -36,7 +38,7 @@ impl Resolved {
     pub fn for_role(&self, role: Role) -> Timestamp {
         match role {
             Role::From => self.earliest,
-            Role::To(_) => self.latest,
+            Role::To(_) | Role::Until => self.latest,
         }
     }
 }
@@ -56,7 +58,7 @@ pub fn parse(text: &str, role: Role, zone: &TimeZone, now: Timestamp) -> Result<
     if let Some(time) = parse_clock(t) {
         let today = zone.to_datetime(now).date();
         return match role {
-            Role::From => {
+            Role::From | Role::Until => {
                 let r = local(today.to_datetime(time), zone)?;
                 if r.earliest <= now {
                     Ok(r)
@@ -90,7 +92,7 @@ pub fn parse(text: &str, role: Role, zone: &TimeZone, now: Timestamp) -> Result<
         // A bare date: its start for a window's start, its last second for a window's end.
         let time = match role {
             Role::From => Time::midnight(),
-            Role::To(_) => Time::constant(23, 59, 59, 0),
+            Role::To(_) | Role::Until => Time::constant(23, 59, 59, 0),
         };
         return local(d.to_datetime(time), zone);
     }

@@ -265,7 +265,6 @@ fn config_loaded_is_recorded_on_the_first_pass_and_again_only_when_the_config_ch
 }
 
 #[test]
-#[ignore = "BUG: the config fingerprint hashes --config as spelt, so the same file via a relative path logs config_loaded again with a different SHA-256"]
 fn the_same_config_through_another_spelling_of_its_path_is_not_a_change() {
     let env = frigate();
     sweep(&env);
@@ -511,4 +510,31 @@ fn a_dry_run_writes_nothing_to_the_audit_log_or_the_state() {
         "the dry run changed the state dir"
     );
     assert!(more.iter().all(|p| p.exists()));
+}
+
+#[test]
+fn a_removed_audit_log_fails_verification_and_raises_the_alarm() {
+    let env = frigate();
+    env.run(&["audit", "verify"]).expect(0);
+    let out = env.run(&["audit", "tail"]).expect(0);
+    assert!(
+        out.stdout.is_empty(),
+        "a new box has nothing to show: {}",
+        out.stdout
+    );
+    env.frigate("front", 9 * DAY);
+    env.run(&["sweep"]).expect(0);
+    std::fs::remove_file(env.state.join("audit.jsonl")).unwrap();
+    let out = env.run(&["audit", "verify"]).expect(4);
+    assert!(
+        out.stdout.contains("audit log is missing"),
+        "{}",
+        out.stdout
+    );
+    let out = env.run(&["sweep"]).expect(0);
+    assert!(
+        out.stdout.contains("the audit log was missing"),
+        "{}",
+        out.stdout
+    );
 }

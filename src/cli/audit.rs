@@ -20,6 +20,9 @@ pub fn verify(cli: &Cli, settings: &Settings, anchor: Option<&str>) -> Result<Co
                 .map_err(|e| Exit::usage(format!("--anchor: {e}")))
         })
         .transpose()?;
+    if audit::segments(&settings.state_dir).map_or(true, |s| s.is_empty()) {
+        return missing_log(cli, settings);
+    }
     let report = audit::verify(&settings.state_dir, anchor)?;
     if cli.json {
         emit_json(&report)?;
@@ -66,8 +69,43 @@ pub fn verify(cli: &Cli, settings: &Settings, anchor: Option<&str>) -> Result<Co
     })
 }
 
+/// No audit log at all: fine on a new box, a failure once passes have run (someone removed it).
+fn missing_log(cli: &Cli, settings: &Settings) -> Result<Code> {
+    let state = clipwarden::state::State::load(&settings.state_dir)?;
+    let (ok, message) = match state.last_clock {
+        None => (true, "no audit log yet: no pass has run".to_string()),
+        Some(t) => (
+            false,
+            format!(
+                "the audit log is missing from {}, although passes have run (the last at {}): it was removed",
+                settings.state_dir.display(),
+                human::time(t, &settings.timezone)
+            ),
+        ),
+    };
+    if cli.json {
+        emit_json(
+            &serde_json::json!({ "entries": 0, "ok": ok, "problem": (!ok).then_some(&message) }),
+        )?;
+    } else {
+        emit(&format!(
+            "{}{message}\n",
+            if ok {
+                ""
+            } else {
+                "audit log FAILED verification: "
+            }
+        ))?;
+    }
+    Ok(if ok { Code::Ok } else { Code::VerifyFailed })
+}
+
 pub fn tail(cli: &Cli, settings: &Settings, n: usize) -> Result<Code> {
-    let lines = audit::tail(&settings.state_dir, n)?;
+    let lines = if audit::segments(&settings.state_dir).map_or(true, |s| s.is_empty()) {
+        Vec::new()
+    } else {
+        audit::tail(&settings.state_dir, n)?
+    };
     if cli.json {
         let values: Vec<Value> = lines
             .iter()

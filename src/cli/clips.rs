@@ -45,11 +45,14 @@ pub fn run(
         })
         .transpose()?;
     let start = from.map_or(Timestamp::MIN, |r| r.earliest);
+    // Without --from, a --to has no start to follow: it means its most recent occurrence.
+    let to_role = if from.is_some() {
+        Role::To(start)
+    } else {
+        Role::Until
+    };
     let to = to
-        .map(|t| {
-            timearg::parse(t, Role::To(start), z, now)
-                .map_err(|e| Exit::usage(format!("--to: {e}")))
-        })
+        .map(|t| timearg::parse(t, to_role, z, now).map_err(|e| Exit::usage(format!("--to: {e}"))))
         .transpose()?;
     let end = to.map_or(Timestamp::MAX, |r| r.latest);
     if start > end {
@@ -98,7 +101,7 @@ pub fn run(
         return Ok(Code::Ok);
     }
     let mut o = String::new();
-    for r in &rows {
+    for ((clip, _), r) in list.iter().zip(&rows) {
         let _ = writeln!(
             o,
             "{}  {:<12} {:>10}  {}  {}",
@@ -110,7 +113,7 @@ pub fn run(
                 Some(e) => format!("expires {}", human::time(e, z)),
                 None => "cannot be judged".to_string(),
             },
-            human::escape(r.path.path.as_bytes()),
+            human::escape_path(&clip.path(&settings.roots[usize::from(clip.root())].path)),
         );
         if r.held {
             let _ = writeln!(o, "    held by {}", r.holds.join(", "));
@@ -120,8 +123,8 @@ pub fn run(
     let held = rows.iter().filter(|r| r.held).count() as u64;
     let _ = writeln!(
         o,
-        "{} clips, {}, {} held",
-        human::count(rows.len() as u64),
+        "{}, {}, {} held",
+        human::plural(rows.len() as u64, "clip", "clips"),
         human::bytes(bytes),
         human::count(held)
     );

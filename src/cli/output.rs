@@ -51,25 +51,30 @@ pub fn emit_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 pub fn match_cameras(wanted: &[String], known: &[String]) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for w in wanted {
-        match known.iter().find(|k| k.eq_ignore_ascii_case(w)) {
-            Some(k) => out.push(k.clone()),
-            None => {
-                let mut close: Vec<(usize, &String)> = known
-                    .iter()
-                    .map(|k| (edit_distance(&w.to_lowercase(), &k.to_lowercase()), k))
-                    .collect();
-                close.sort();
-                let names: Vec<&str> = close.iter().take(3).map(|(_, k)| k.as_str()).collect();
-                return Err(if names.is_empty() {
-                    format!("unknown camera \"{w}\": no cameras were found in the roots")
-                } else {
-                    format!(
-                        "unknown camera \"{w}\"; the closest known: {}",
-                        names.join(", ")
-                    )
-                });
-            }
+        let hits: Vec<&String> = known.iter().filter(|k| k.eq_ignore_ascii_case(w)).collect();
+        if hits.is_empty() {
+            let mut close: Vec<(usize, &String)> = known
+                .iter()
+                .map(|k| (edit_distance(&w.to_lowercase(), &k.to_lowercase()), k))
+                .collect();
+            close.sort();
+            let names: Vec<&str> = close.iter().take(3).map(|(_, k)| k.as_str()).collect();
+            return Err(if names.is_empty() {
+                format!("unknown camera \"{w}\": no cameras were found in the roots")
+            } else {
+                format!(
+                    "unknown camera \"{w}\"; the closest known: {}",
+                    names.join(", ")
+                )
+            });
         }
+        // Every spelling counts: a hold or an erasure for "front" must not miss "Front".
+        out.extend(
+            hits.into_iter()
+                .filter(|h| !out.contains(*h))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
     }
     Ok(out)
 }

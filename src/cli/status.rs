@@ -402,13 +402,13 @@ fn text(settings: &Settings, s: &Status) -> String {
     for h in &s.holds {
         let _ = writeln!(
             o,
-            "  {} {}: {}{}, {} clips{}",
+            "  {} {}: {}{}, {}{}",
             if h.active { "hold" } else { "ended" },
             h.label,
             h.case.as_deref().unwrap_or("(no case)"),
             h.until
                 .map_or_else(String::new, |u| format!(" until {}", t(u))),
-            human::count(h.clips),
+            human::plural(h.clips, "clip", "clips"),
             h.first_cap
                 .map_or_else(String::new, |c| format!("; reaches the cap {}", t(c)))
         );

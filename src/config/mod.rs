@@ -24,7 +24,8 @@ pub const DEFAULT_PATH: &str = "/etc/clipwarden/clipwarden.toml";
 pub struct Settings {
     /// The files it was read from, in merge order.
     pub files: Vec<PathBuf>,
-    /// SHA-256 over the files' names and bytes: recorded with every pass in the audit log.
+    /// SHA-256 of the files' bytes in merge order (for a lone file, its `sha256sum`):
+    /// recorded with every pass in the audit log.
     pub fingerprint: String,
     pub timezone: TimeZone,
     pub timezone_name: String,
@@ -228,10 +229,9 @@ pub fn from_texts(files: &[PathBuf], texts: &[String]) -> Result<Settings, Confi
     let mut origin = BTreeMap::new();
     let mut fingerprint = Vec::new();
     for (i, (file, text)) in files.iter().zip(texts).enumerate() {
-        fingerprint.extend_from_slice(file.as_os_str().as_encoded_bytes());
-        fingerprint.push(0);
+        // The bytes alone, in merge order: for one file this is what `sha256sum` prints, and
+        // the same file reached by another spelling of its path is the same config.
         fingerprint.extend_from_slice(text.as_bytes());
-        fingerprint.push(0);
         // Schema first, per file, so an unknown or mistyped key is blamed on its own file.
         if let Err(e) = toml::from_str::<raw::RawConfig>(text) {
             errors.push(ConfigError {

@@ -246,9 +246,15 @@ fn files_on_disk_with_conf_d() {
 fn the_example_config_is_valid_with_and_without_its_optional_keys() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/clipwarden.toml");
     let text = std::fs::read_to_string(&path).unwrap();
-    let s = from_texts(&[path.clone()], &[text.clone()]).unwrap();
+    let s = from_texts(std::slice::from_ref(&path), std::slice::from_ref(&text)).unwrap();
     assert_eq!(s.retention.days, 7);
-    let optional = ["min_free", "[camera.entrance]", "days = 3", "marker_owners", "textfile"];
+    let optional = [
+        "min_free",
+        "[camera.entrance]",
+        "days = 3",
+        "marker_owners",
+        "textfile",
+    ];
     let mut on = String::new();
     for line in text.lines() {
         let bare = line.trim_start_matches("# ");
