@@ -123,7 +123,9 @@ struct GuardRefusedEntry {
 #[derive(Serialize)]
 struct SweepEntry {
     roots: usize,
+    /// Clips counted; every clip only when `clips_complete` (young directories may go unread).
     clips: u64,
+    clips_complete: bool,
     due: usize,
     deleted: u64,
     bytes: u64,
@@ -209,18 +211,20 @@ pub fn run(
 
     let shortest = settings.shortest_retention();
     let cutoff = now.checked_sub(shortest).ok();
-    let scan = scan::scan(&ScanRequest {
+    let request = ScanRequest {
         roots: &settings.roots,
         now,
         future_slack: settings.safety.future_slack,
         collect_before: vec![cutoff; settings.roots.len()],
+        defer_young: true,
         zone: &settings.timezone,
         threads: if opts.threads == 0 {
             scan::default_threads()
         } else {
             opts.threads
         },
-    });
+    };
+    let mut scan = scan::scan(&request);
 
     let root_paths: Vec<&std::path::Path> =
         settings.roots.iter().map(|r| r.path.as_path()).collect();
@@ -241,10 +245,26 @@ pub fn run(
     for a in &plan.actions {
         *per_root.entry(scan.clips[a.clip].root()).or_default() += 1;
     }
+    // The fraction guard needs a root's count only up to planned / max_delete_fraction: young
+    // directories stay unread unless the clips counted so far fall short of that.
+    let max = settings.safety.max_delete_fraction;
+    let need: Vec<u64> = (0..settings.roots.len() as u16)
+        .map(|i| match per_root.get(&i) {
+            Some(&planned) if planned > 10 => (planned as f64 / max).ceil() as u64,
+            _ => 0,
+        })
+        .collect();
+    if scan
+        .roots
+        .iter()
+        .zip(&need)
+        .any(|(r, &n)| r.recognised < n && !r.deferred.is_empty())
+    {
+        scan::count_deferred(&request, &mut scan, &need);
+    }
     let mut forced = Vec::new();
     for (&root, &planned) in &per_root {
         let recognised = scan.roots[usize::from(root)].recognised;
-        let max = settings.safety.max_delete_fraction;
         if let Some(r) = guard::check_fraction(planned, recognised, max, false) {
             if opts.force {
                 forced.push(root);
@@ -424,6 +444,7 @@ fn sweep_entry(
     SweepEntry {
         roots: settings.roots.len(),
         clips: r.scan.roots.iter().map(|x| x.recognised).sum(),
+        clips_complete: r.scan.roots.iter().all(|x| x.is_complete()),
         due: r.plan.actions.len(),
         deleted,
         bytes,

@@ -29,6 +29,7 @@ fn scan_and_plan(env: &Env) -> Planned {
         now: env.now,
         future_slack: settings.safety.future_slack,
         collect_before: vec![None; settings.roots.len()],
+        defer_young: false,
         zone: &settings.timezone,
         threads: 2,
     });

@@ -98,7 +98,11 @@ struct JsonRoot {
     layout: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     unavailable: Option<String>,
+    /// Clips counted; all of them only when `recognised_complete`.
     recognised: u64,
+    recognised_complete: bool,
+    /// Directories whose clips are all too young to be due, left unread.
+    young_dirs_unread: usize,
     unrecognised: u64,
     unrecognised_samples: Vec<String>,
     errors: Vec<String>,
@@ -252,6 +256,8 @@ fn json(settings: &Settings, r: &PassResult, dry_run: bool) -> JsonSweep {
                 layout: cfg.layout.name.clone(),
                 unavailable: s.unavailable.clone(),
                 recognised: s.recognised,
+                recognised_complete: s.is_complete(),
+                young_dirs_unread: s.deferred.len(),
                 unrecognised: s.unrecognised,
                 unrecognised_samples: s
                     .unrecognised_samples
@@ -378,12 +384,21 @@ pub(super) fn text(settings: &Settings, r: &PassResult, dry_run: bool, verbose: 
                 );
             }
         }
-        let _ = writeln!(
-            o,
-            "  {} clips recognised, {} due",
-            human::count(s.recognised),
-            human::count(groups.values().map(|g| g.clips).sum())
-        );
+        let due = human::count(groups.values().map(|g| g.clips).sum());
+        if s.is_complete() {
+            let _ = writeln!(
+                o,
+                "  {} recognised, {due} due",
+                human::plural(s.recognised, "clip", "clips")
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "  {due} due; {} counted, {} too young to hold anything due left unread",
+                human::plural(s.recognised, "clip", "clips"),
+                human::plural(s.deferred.len() as u64, "directory", "directories"),
+            );
+        }
         for ((st, reason), g) in &groups {
             let what = match *st {
                 "deleted" | "planned" => verb.to_string(),

@@ -29,6 +29,9 @@ pub struct ScanRequest<'a> {
     /// Per root: judgeable clips recorded at or after this are only counted, not collected or
     /// `stat`ed. `None` collects every clip (for `status` and `clips`).
     pub collect_before: Vec<Option<Timestamp>>,
+    /// Put directories the layout proves too young aside unread (see [`count_deferred`])
+    /// instead of counting their clips now.
+    pub defer_young: bool,
     /// The zone for local times written in markers.
     pub zone: &'a TimeZone,
     pub threads: usize,
@@ -89,6 +92,27 @@ pub struct RootScan {
     pub other_fs: Vec<Vec<u8>>,
     pub dirs_read: u64,
     pub dirs_counted_only: u64,
+    /// Provably young directories left unread (with `defer_young`): nothing in them is due,
+    /// so only the fraction guard's count could need them.
+    pub deferred: Vec<Deferred>,
+    /// Set when counting stopped early because enough was counted.
+    pub incomplete: bool,
+}
+
+impl RootScan {
+    /// True when `recognised` counts every clip in the root, not a lower bound.
+    pub fn is_complete(&self) -> bool {
+        self.deferred.is_empty() && !self.incomplete
+    }
+}
+
+/// A directory whose every clip is too young to act on, left unread.
+#[derive(Debug, Clone)]
+pub struct Deferred {
+    pub dir: Arc<ClipDir>,
+    pub(crate) partial: crate::layout::Partial,
+    pub(crate) camera: Option<crate::clip::CameraId>,
+    pub(crate) dev: u64,
 }
 
 /// How many unrecognised paths a root keeps as examples.
@@ -113,6 +137,12 @@ impl Scan {
 /// Walks every root in parallel.
 pub fn scan(req: &ScanRequest<'_>) -> Scan {
     walk::run(req)
+}
+
+/// Counts clips in the deferred directories of each root until it has counted at least
+/// `need[root]` (for the fraction guard), or all of them.
+pub fn count_deferred(req: &ScanRequest<'_>, scan: &mut Scan, need: &[u64]) {
+    walk::count_deferred(req, scan, need);
 }
 
 /// A sensible thread count: the machine's cores, at most eight (directory reads stop scaling

@@ -36,6 +36,7 @@ fn run(roots: &[Root], collect_before: Option<Timestamp>, threads: usize) -> Sca
         now: now(),
         future_slack: SignedDuration::from_mins(10),
         collect_before: vec![collect_before; roots.len()],
+        defer_young: false,
         zone: &TimeZone::UTC,
         threads,
     })
@@ -276,4 +277,44 @@ fn local_time_directories_near_a_dst_change_are_not_skipped_wrongly() {
         BTreeSet::from(["cam/2026-10-25/02-30-00.mp4".to_string()])
     );
     assert_eq!(s.roots[0].recognised, 2);
+}
+
+#[test]
+fn young_directories_can_be_deferred_and_counted_only_as_far_as_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    frigate_tree(dir.path());
+    for day in ["2026-11-26", "2026-11-27"] {
+        touch(dir.path(), &format!("{day}/07/front/00.00.mp4"));
+    }
+    let roots = [root(dir.path(), Layout::frigate())];
+    let req = ScanRequest {
+        roots: &roots,
+        now: now(),
+        future_slack: SignedDuration::from_mins(10),
+        collect_before: vec![Some("2026-11-22T12:00:00Z".parse().unwrap())],
+        defer_young: true,
+        zone: &TimeZone::UTC,
+        threads: 2,
+    };
+    let mut s = scan(&req);
+    assert_eq!(
+        names(&s).len(),
+        18,
+        "the old and unjudgeable clips are collected as before"
+    );
+    let r = &s.roots[0];
+    assert_eq!(r.recognised, 18, "young days unread, so uncounted");
+    assert_eq!(r.deferred.len(), 3, "three young day directories put aside");
+    assert!(!r.is_complete());
+
+    // Enough already counted: nothing more is read.
+    count_deferred(&req, &mut s, &[10]);
+    assert_eq!(s.roots[0].recognised, 18);
+    assert_eq!(s.roots[0].deferred.len(), 3);
+
+    // More needed than there is: everything is read and the count is exact.
+    count_deferred(&req, &mut s, &[1000]);
+    assert_eq!(s.roots[0].recognised, 18 + 8 + 2);
+    assert!(s.roots[0].is_complete());
+    assert_eq!(names(&s).len(), 18, "counting collects nothing");
 }

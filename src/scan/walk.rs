@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Condvar, Mutex};
 
 use jiff::Timestamp;
 
-use super::{FoundMarker, FsId, MAX_SAMPLES, RootScan, Scan, ScanError, ScanRequest};
+use super::{Deferred, FoundMarker, FsId, MAX_SAMPLES, RootScan, Scan, ScanError, ScanRequest};
 use crate::clip::{CameraId, Clip, ClipDir};
 use crate::dirent::{DirReader, Entry, Kind};
 use crate::fsx::{self, FileKind};
@@ -18,14 +19,23 @@ use crate::layout::{Expect, Partial};
 /// One directory to read.
 struct Job {
     dir: Arc<ClipDir>,
-    /// The parent's descriptor and this directory's name in it; `None` for a root.
-    parent: Option<(Arc<OwnedFd>, Box<[u8]>)>,
+    open: Open,
     partial: Partial,
     camera: Option<CameraId>,
     /// Everything below is provably too young to act on: count, do not collect.
     young: bool,
     /// The root's device: the walk never crosses onto another filesystem.
     dev: u64,
+}
+
+/// How a job's directory is reached, never through a symlink.
+enum Open {
+    /// The root itself, by its configured path.
+    Root,
+    /// A name inside an open parent: the normal case, one `openat` per directory.
+    At(Arc<OwnedFd>, Box<[u8]>),
+    /// A deferred directory, re-opened from the root component by component.
+    FromRoot,
 }
 
 struct Queue {
@@ -78,6 +88,18 @@ struct Cameras {
 type CameraTable = (Vec<String>, HashMap<Vec<u8>, CameraId>);
 
 impl Cameras {
+    /// Continues numbering from an earlier scan's table, so ids stay the same.
+    fn from_names(names: &[String]) -> Cameras {
+        let ids = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_bytes().to_vec(), CameraId(i as u32)))
+            .collect();
+        Cameras {
+            table: Mutex::new((names.to_vec(), ids)),
+        }
+    }
+
     fn intern(&self, cache: &mut HashMap<Box<[u8]>, CameraId>, name: &[u8]) -> CameraId {
         if let Some(&id) = cache.get(name) {
             return id;
@@ -102,55 +124,102 @@ struct Worker<'r> {
     clips: Vec<Clip>,
     markers: Vec<FoundMarker>,
     children: Vec<Job>,
+    /// Put provably young directories aside instead of reading them.
+    defer: bool,
+}
+
+/// When counting deferred directories: stop once each root has counted what it needs.
+struct Stop {
+    need: Vec<u64>,
+    have: Vec<std::sync::atomic::AtomicU64>,
 }
 
 pub(super) fn run(req: &ScanRequest<'_>) -> Scan {
-    let queue = Queue {
-        state: Mutex::new(QueueState {
-            jobs: Vec::new(),
-            active: 0,
-        }),
-        wake: Condvar::new(),
-    };
     let mut roots = vec![RootScan::default(); req.roots.len()];
-    {
-        let mut s = queue.state.lock().expect("fresh queue");
-        for (i, root) in req.roots.iter().enumerate().rev() {
-            let i16 = u16::try_from(i).expect("fewer than 65536 roots");
-            match fsx::open_root(&root.path).and_then(|fd| {
-                let meta = fsx::stat_fd(fd.as_fd())?;
-                let vfs = nix::sys::statvfs::fstatvfs(&fd).map_err(std::io::Error::from)?;
-                Ok((fd, meta, vfs))
-            }) {
-                Ok((fd, meta, vfs)) => {
-                    #[allow(clippy::useless_conversion)] // c_ulong is 32 bits on armv7
-                    let fsid = u64::from(vfs.filesystem_id());
-                    roots[i].fs = Some(FsId {
-                        dev: meta.dev,
-                        fsid,
-                    });
-                    s.jobs.push(Job {
-                        dir: ClipDir::root(i16),
-                        parent: None,
-                        partial: Partial::default(),
-                        camera: None,
-                        young: false,
-                        dev: meta.dev,
-                    });
-                    // The root job re-opens by path; keep this descriptor's checks only.
-                    drop(fd);
-                }
-                Err(e) => roots[i].unavailable = Some(e.to_string()),
+    let mut jobs = Vec::new();
+    for (i, root) in req.roots.iter().enumerate().rev() {
+        let i16 = u16::try_from(i).expect("fewer than 65536 roots");
+        match fsx::open_root(&root.path).and_then(|fd| {
+            let meta = fsx::stat_fd(fd.as_fd())?;
+            let vfs = nix::sys::statvfs::fstatvfs(&fd).map_err(std::io::Error::from)?;
+            Ok((meta, vfs))
+        }) {
+            Ok((meta, vfs)) => {
+                #[allow(clippy::useless_conversion)] // c_ulong is 32 bits on armv7
+                let fsid = u64::from(vfs.filesystem_id());
+                roots[i].fs = Some(FsId {
+                    dev: meta.dev,
+                    fsid,
+                });
+                jobs.push(Job {
+                    dir: ClipDir::root(i16),
+                    open: Open::Root,
+                    partial: Partial::default(),
+                    camera: None,
+                    young: false,
+                    dev: meta.dev,
+                });
             }
+            Err(e) => roots[i].unavailable = Some(e.to_string()),
         }
     }
     let cameras = Cameras::default();
-    let threads = req.threads.max(1);
-    let results: Vec<Worker<'_>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
+    let results = drain(req, jobs, &cameras, req.defer_young, None);
+    let mut scan = Scan {
+        roots,
+        ..Scan::default()
+    };
+    merge(&mut scan, results);
+    scan.cameras = cameras.table.into_inner().expect("camera table poisoned").0;
+    fill_mtime_spans(&mut scan.clips, req);
+    scan
+}
+
+/// Counts clips in a root's deferred directories until it has counted `need[root]` in all
+/// (or every deferred directory is read). Nothing is collected: they are all too young.
+pub(super) fn count_deferred(req: &ScanRequest<'_>, scan: &mut Scan, need: &[u64]) {
+    let mut jobs = Vec::new();
+    for (root, r) in scan.roots.iter_mut().enumerate() {
+        if r.recognised >= need[root] {
+            continue;
+        }
+        for d in r.deferred.drain(..) {
+            jobs.push(Job {
+                dir: d.dir,
+                open: Open::FromRoot,
+                partial: d.partial,
+                camera: d.camera,
+                young: true,
+                dev: d.dev,
+            });
+        }
+    }
+    let stop = Stop {
+        need: need.to_vec(),
+        have: scan.roots.iter().map(|r| r.recognised.into()).collect(),
+    };
+    let cameras = Cameras::from_names(&scan.cameras);
+    let results = drain(req, jobs, &cameras, false, Some(&stop));
+    merge(scan, results);
+    scan.cameras = cameras.table.into_inner().expect("camera table poisoned").0;
+}
+
+/// Runs `jobs` and everything they lead to on the request's threads.
+fn drain<'r>(
+    req: &'r ScanRequest<'r>,
+    jobs: Vec<Job>,
+    cameras: &'r Cameras,
+    defer: bool,
+    stop: Option<&'r Stop>,
+) -> Vec<Worker<'r>> {
+    let queue = Queue {
+        state: Mutex::new(QueueState { jobs, active: 0 }),
+        wake: Condvar::new(),
+    };
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..req.threads.max(1))
             .map(|_| {
                 let queue = &queue;
-                let cameras = &cameras;
                 scope.spawn(move || {
                     let mut w = Worker {
                         req,
@@ -160,10 +229,23 @@ pub(super) fn run(req: &ScanRequest<'_>) -> Scan {
                         clips: Vec::new(),
                         markers: Vec::new(),
                         children: Vec::new(),
+                        defer,
                     };
                     let mut reader = DirReader::default();
                     while let Some(job) = queue.pop() {
-                        w.read_dir(job, &mut reader);
+                        let root = usize::from(job.dir.root);
+                        match stop {
+                            Some(s) if s.have[root].load(Relaxed) >= s.need[root] => {
+                                // Enough is counted: the rest stays unread.
+                                w.roots[root].incomplete = true;
+                            }
+                            Some(s) => {
+                                let before = w.roots[root].recognised;
+                                w.read_dir(job, &mut reader);
+                                s.have[root].fetch_add(w.roots[root].recognised - before, Relaxed);
+                            }
+                            None => w.read_dir(job, &mut reader),
+                        }
                         queue.finish(&mut w.children);
                     }
                     w
@@ -174,23 +256,23 @@ pub(super) fn run(req: &ScanRequest<'_>) -> Scan {
             .into_iter()
             .map(|h| h.join().expect("scan thread panicked"))
             .collect()
-    });
+    })
+}
 
-    let mut scan = Scan {
-        roots,
-        ..Scan::default()
-    };
+fn merge(scan: &mut Scan, results: Vec<Worker<'_>>) {
     for w in results {
         for (total, part) in scan.roots.iter_mut().zip(w.roots) {
             total.recognised += part.recognised;
             total.counted_only += part.counted_only;
             total.unrecognised += part.unrecognised;
             total.root_marker |= part.root_marker;
+            total.incomplete |= part.incomplete;
             total.dirs_read += part.dirs_read;
             total.dirs_counted_only += part.dirs_counted_only;
             total.errors.extend(part.errors);
             total.other_fs.extend(part.other_fs);
             total.unrecognised_samples.extend(part.unrecognised_samples);
+            total.deferred.extend(part.deferred);
         }
         scan.clips.extend(w.clips);
         scan.markers.extend(w.markers);
@@ -200,9 +282,6 @@ pub(super) fn run(req: &ScanRequest<'_>) -> Scan {
         r.unrecognised_samples.truncate(MAX_SAMPLES);
         r.errors.sort_by(|a, b| a.path.cmp(&b.path));
     }
-    scan.cameras = cameras.table.into_inner().expect("camera table poisoned").0;
-    fill_mtime_spans(&mut scan.clips, req);
-    scan
 }
 
 /// For `mtime` layouts a recording runs from the previous clip's mtime on that camera to its
@@ -228,9 +307,12 @@ impl Worker<'_> {
     fn read_dir(&mut self, job: Job, reader: &mut DirReader) {
         let root_idx = usize::from(job.dir.root);
         let root = &self.req.roots[root_idx];
-        let opened = match &job.parent {
-            None => fsx::open_root(&root.path),
-            Some((parent, name)) => fsx::open_dir_at(parent.as_fd(), name),
+        let opened = match &job.open {
+            Open::Root => fsx::open_root(&root.path),
+            Open::At(parent, name) => fsx::open_dir_at(parent.as_fd(), name),
+            Open::FromRoot => {
+                fsx::open_root(&root.path).and_then(|r| fsx::open_rel_dir(r.as_fd(), &job.dir.rel))
+            }
         };
         let fd = match opened.and_then(|fd| fsx::stat_fd(fd.as_fd()).map(|m| (fd, m))) {
             Ok((fd, meta)) if meta.dev == job.dev => fd,
@@ -329,9 +411,19 @@ impl Worker<'_> {
                     None => job.camera,
                 };
                 let young = job.young || self.provably_young(root_idx, level, &partial);
+                let dir = Arc::new(job.dir.child(e.name));
+                if young && self.defer {
+                    self.roots[root_idx].deferred.push(Deferred {
+                        dir,
+                        partial,
+                        camera,
+                        dev: job.dev,
+                    });
+                    return;
+                }
                 self.children.push(Job {
-                    dir: Arc::new(job.dir.child(e.name)),
-                    parent: Some((fd.clone(), e.name.into())),
+                    dir,
+                    open: Open::At(fd.clone(), e.name.into()),
                     partial,
                     camera,
                     young,
