@@ -24,7 +24,7 @@ use crate::audit::{AuditError, AuditLog};
 use crate::clip::{Clip, ClipDir};
 use crate::config::{MarkerOwners, Root};
 use crate::dirent::DirReader;
-use crate::fsx::{self, FileMeta};
+use crate::fsx;
 use crate::holds::{Holds, marker};
 use crate::policy::{Plan, Reason, Rules, Verdict, decide};
 use crate::scan::FoundMarker;
@@ -108,6 +108,7 @@ struct Ready {
     dir: Rc<OpenDir>,
     name: Box<[u8]>,
     ino: u64,
+    dev: u64,
     reason: Reason,
     bytes: u64,
     sidecar: Option<(u64, Timestamp, u64)>,
@@ -277,11 +278,15 @@ impl Executor<'_> {
             .iter()
             .map(|&a| &*clips[plan.actions[a].clip].name)
             .collect();
+        // Sidecars of the clips to delete, by clip name, as listed now: a clip without one
+        // needs no extra stat, and the snapshot is what the last check compares against.
+        let mut sidecars: std::collections::HashMap<Box<[u8]>, usize> = Default::default();
         let listed = DirReader::default().for_each(open.fd().as_fd(), |e| {
             if let Some(clip) = e.name.strip_suffix(b".hold")
                 && !clip.is_empty()
                 && wanted.contains(clip)
             {
+                sidecars.insert(clip.into(), markers.len());
                 markers.push(FoundMarker {
                     dir: dir.clone(),
                     clip: Some(clip.into()),
@@ -303,21 +308,9 @@ impl Executor<'_> {
         let mut covering = Vec::new();
         for &a in actions {
             let scanned = &clips[plan.actions[a].clip];
-            let fresh = match fsx::stat_at(open.fd().as_fd(), &scanned.name) {
-                Ok(m) => m,
-                Err(e) => {
-                    report.outcomes[a] = Some(Outcome::Kept(format!("gone before deletion: {e}")));
-                    continue;
-                }
-            };
-            if let Some(why) = replaced(scanned, &fresh) {
-                report.outcomes[a] = Some(Outcome::Kept(why));
-                continue;
-            }
-            let clip = Clip {
-                meta: fresh,
-                ..scanned.clone()
-            };
+            // The scan's inode is re-checked just before the unlink (`last_check`); here the
+            // markers are fresh and the verdict is asked again with them.
+            let clip = scanned.clone();
             covering.clear();
             holds.covering(&clip, &mut covering);
             match decide(&clip, &covering, &holds, self.rules, self.now) {
@@ -359,22 +352,19 @@ impl Executor<'_> {
             };
             audit.append(self.now, "clips_deleted", &entry)?;
             for (a, c, _) in items {
-                let sidecar_name = [&c.name[..], b".hold"].concat();
-                let side = marker_snapshot(open.fd(), &sidecar_name);
-                let found = markers
-                    .iter()
-                    .find(|m| m.clip.as_deref() == Some(&c.name[..]))
-                    .map(|m| (m.file.sha256.clone(), m.file.meta.map(|m| m.uid)));
+                let found = sidecars.get(&c.name[..]).map(|&i| &markers[i].file);
+                let side = found.and_then(|f| f.meta).map(|m| (m.ino, m.mtime, m.size));
                 batch.push(Ready {
                     action: a,
                     dir: open.clone(),
                     name: c.name.clone(),
                     ino: c.meta.ino,
+                    dev: c.meta.dev,
                     reason,
                     bytes: c.meta.size,
                     sidecar: side,
-                    sidecar_sha: found.as_ref().and_then(|f| f.0.clone()),
-                    sidecar_uid: found.and_then(|f| f.1),
+                    sidecar_sha: found.and_then(|f| f.sha256.clone()),
+                    sidecar_uid: found.and_then(|f| f.meta.map(|m| m.uid)),
                 });
             }
         }
@@ -443,11 +433,11 @@ impl Executor<'_> {
                     ok
                 }
             };
-            let last = self.last_check(&r, markers_same);
-            let result = match last {
-                Err(why) => Err(why),
+            // A last check that says keep is a decision (Kept); a failed unlink is a failure.
+            let result = match self.last_check(&r, markers_same) {
+                Err(why) => Err(Outcome::Kept(why)),
                 Ok(()) => unlinkat(r.dir.fd().as_fd(), &*r.name, UnlinkatFlags::NoRemoveDir)
-                    .map_err(|e| format!("unlink failed: {}", e.desc())),
+                    .map_err(|e| Outcome::Failed(format!("unlink failed: {}", e.desc()))),
             };
             match result {
                 Ok(()) => {
@@ -462,7 +452,10 @@ impl Executor<'_> {
                         sidecars.push(r);
                     }
                 }
-                Err(why) => {
+                Err(outcome) => {
+                    let (Outcome::Kept(why) | Outcome::Failed(why)) = &outcome else {
+                        unreachable!("only kept or failed here")
+                    };
                     let dir_path =
                         crate::human::escape_path(&r.dir.dir.path(root_path(&r.dir.dir)));
                     failed
@@ -473,7 +466,7 @@ impl Executor<'_> {
                             name: lossy(&r.name),
                             error: why.clone(),
                         });
-                    report.outcomes[r.action] = Some(Outcome::Failed(why));
+                    report.outcomes[r.action] = Some(outcome);
                 }
             }
         }
@@ -521,28 +514,17 @@ impl Executor<'_> {
         }
         let side = [&r.name[..], b".hold"].concat();
         if marker_snapshot(r.dir.fd(), &side) != r.sidecar {
-            return Err("kept: its marker appeared or changed after the entry was written".into());
+            return Err("its marker appeared or changed after the entry was written".into());
         }
         let m = fsx::stat_at(r.dir.fd().as_fd(), &r.name)
             .map_err(|e| format!("gone before unlink: {e}"))?;
-        if !m.is_file() || m.ino != r.ino {
-            return Err("kept: replaced by another file after the entry was written".into());
+        if !m.is_file() || m.ino != r.ino || m.dev != r.dev {
+            return Err("replaced by another file since the scan".into());
         }
         let written = if m.mtime > self.now { m.ctime } else { m.mtime };
         if self.now.duration_since(written) < self.rules.quiet_period {
-            return Err("kept: written to after the entry was written".into());
+            return Err("written to after the entry was written".into());
         }
         Ok(())
     }
-}
-
-/// Why a file is no longer the one the scan saw, if it is not.
-fn replaced(scanned: &Clip, fresh: &FileMeta) -> Option<String> {
-    if !fresh.is_file() {
-        return Some("no longer a regular file".into());
-    }
-    if fresh.ino != scanned.meta.ino || fresh.dev != scanned.meta.dev {
-        return Some("replaced by another file since the scan".into());
-    }
-    None
 }
