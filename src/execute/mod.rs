@@ -12,7 +12,6 @@ mod prune;
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -32,7 +31,7 @@ use crate::scan::FoundMarker;
 /// How many clips are recorded per fsync of the audit log before they are unlinked. Large
 /// enough that an SD card's fsync does not dominate a first sweep, small enough that a crash
 /// leaves few entries for files that still exist.
-const BATCH: usize = 2048;
+const BATCH: usize = 8192;
 
 /// What became of one planned deletion.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +104,7 @@ fn marker_snapshot(dir: &OwnedFd, name: &[u8]) -> Option<(u64, Timestamp, u64)> 
 /// A clip that passed the pre-check, waiting for the audit sync and its unlink.
 struct Ready {
     action: usize,
-    dir: Rc<OpenDir>,
+    dir: Arc<OpenDir>,
     name: Box<[u8]>,
     ino: u64,
     dev: u64,
@@ -272,7 +271,7 @@ impl Executor<'_> {
                 return Ok(());
             }
         };
-        let open = Rc::new(open);
+        let open = Arc::new(open);
         let mut markers = found;
         let wanted: std::collections::HashSet<&[u8]> = actions
             .iter()
@@ -422,23 +421,8 @@ impl Executor<'_> {
         let root_path = |d: &ClipDir| &self.roots[usize::from(d.root)].path;
         let mut failed: BTreeMap<Vec<u8>, (String, Vec<FailedClip>)> = BTreeMap::new();
         let mut sidecars: Vec<Ready> = Vec::new();
-        let mut dir_ok: Option<(*const OpenDir, bool)> = None;
-        for r in batch.drain(..) {
-            let ptr = Rc::as_ptr(&r.dir);
-            let markers_same = match dir_ok {
-                Some((p, ok)) if p == ptr => ok,
-                _ => {
-                    let ok = !r.dir.markers_changed();
-                    dir_ok = Some((ptr, ok));
-                    ok
-                }
-            };
-            // A last check that says keep is a decision (Kept); a failed unlink is a failure.
-            let result = match self.last_check(&r, markers_same) {
-                Err(why) => Err(Outcome::Kept(why)),
-                Ok(()) => unlinkat(r.dir.fd().as_fd(), &*r.name, UnlinkatFlags::NoRemoveDir)
-                    .map_err(|e| Outcome::Failed(format!("unlink failed: {}", e.desc()))),
-            };
+        let results = self.unlink_all(batch);
+        for (r, result) in batch.drain(..).zip(results) {
             match result {
                 Ok(()) => {
                     report.outcomes[r.action] = Some(Outcome::Deleted {
@@ -502,6 +486,55 @@ impl Executor<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Unlinks the batch's clips on a few threads, one directory at a time each: a directory's
+    /// markers are checked once, then each clip just before its `unlinkat`. Unlinks dominate
+    /// a big first sweep, and they overlap well on every filesystem we have measured.
+    fn unlink_all(&self, batch: &[Ready]) -> Vec<Result<(), Outcome>> {
+        let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+        for (i, r) in batch.iter().enumerate() {
+            match runs.last_mut() {
+                Some(run) if Arc::ptr_eq(&batch[run.start].dir, &r.dir) => run.end = i + 1,
+                _ => runs.push(i..i + 1),
+            }
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = crate::scan::default_threads().min(runs.len()).max(1);
+        let done: Vec<Vec<(usize, Result<(), Outcome>)>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(run) = runs.get(k) else { break };
+                            let markers_same = !batch[run.start].dir.markers_changed();
+                            for i in run.clone() {
+                                out.push((i, self.unlink_one(&batch[i], markers_same)));
+                            }
+                        }
+                        out
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("unlink thread panicked"))
+                .collect()
+        });
+        let mut results: Vec<Result<(), Outcome>> = (0..batch.len()).map(|_| Ok(())).collect();
+        for (i, r) in done.into_iter().flatten() {
+            results[i] = r;
+        }
+        results
+    }
+
+    /// A last check that says keep is a decision (Kept); a failed unlink is a failure.
+    fn unlink_one(&self, r: &Ready, markers_same: bool) -> Result<(), Outcome> {
+        self.last_check(r, markers_same).map_err(Outcome::Kept)?;
+        unlinkat(r.dir.fd().as_fd(), &*r.name, UnlinkatFlags::NoRemoveDir)
+            .map_err(|e| Outcome::Failed(format!("unlink failed: {}", e.desc())))
     }
 
     /// The check just before `unlinkat`: same regular file, not written since, and no marker
