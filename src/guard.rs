@@ -18,6 +18,8 @@ pub enum Refusal {
     },
     /// `expect_mount = true` but the root is not a mount point.
     NotMounted,
+    /// The hold registry cannot be read: any hold in it might cover anything (fail closed).
+    Registry(String),
 }
 
 impl Refusal {
@@ -27,6 +29,7 @@ impl Refusal {
             Refusal::ClockBehind { .. } => "clock",
             Refusal::Fraction { .. } => "max_delete_fraction",
             Refusal::NotMounted => "expect_mount",
+            Refusal::Registry(_) => "hold_registry",
         }
     }
 
@@ -44,6 +47,9 @@ impl Refusal {
             Refusal::NotMounted => {
                 "expect_mount = true but the root is not a mount point: the disk is not mounted, so nothing is swept".into()
             }
+            Refusal::Registry(e) => format!(
+                "{e}; nothing is deleted until it is readable again, since a hold in it might cover any clip"
+            ),
         }
     }
 }

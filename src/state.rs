@@ -19,6 +19,9 @@ pub struct State {
     pub roots: BTreeMap<PathBuf, FsId>,
     /// The config fingerprint last recorded with `config_loaded`.
     pub config_sha256: Option<String>,
+    /// Registry hold IDs seen and not purged: one missing later has vanished.
+    #[serde(default)]
+    pub known_holds: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -60,6 +60,7 @@ fn execute(env: &Env, p: &Planned) -> Report {
         owners: None,
         zone: &p.settings.timezone,
         now: env.now,
+        registry: None,
     }
     .run(&p.scan.clips, &p.plan, &mut audit)
 }

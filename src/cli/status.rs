@@ -219,10 +219,7 @@ pub fn run(cli: &Cli, settings: &Settings) -> Result<Code> {
             let warn = warnings.iter().find(|w| w.hold == i as u32);
             HoldStatus {
                 label: h.label.clone(),
-                source: match h.source {
-                    clipwarden::holds::Source::Sidecar => "sidecar",
-                    clipwarden::holds::Source::Directory => "directory",
-                },
+                source: h.source.as_str(),
                 case: h.case.clone(),
                 reason: h.reason.clone(),
                 until: h.until,

@@ -8,15 +8,15 @@
 //! from the layout's first date level down. No failure on one file stops the others.
 
 mod prune;
+mod unlink;
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use nix::unistd::{UnlinkatFlags, unlinkat};
 use serde::Serialize;
 
 use crate::audit::{AuditError, AuditLog};
@@ -24,6 +24,7 @@ use crate::clip::{Clip, ClipDir};
 use crate::config::{MarkerOwners, Root};
 use crate::dirent::DirReader;
 use crate::fsx;
+use crate::holds::registry::{Registry, RegistryError, RegistryHold, Stamp};
 use crate::holds::{Holds, marker};
 use crate::policy::{Plan, Reason, Rules, Verdict, decide};
 use crate::scan::FoundMarker;
@@ -57,6 +58,50 @@ pub struct Report {
     pub errors: Vec<String>,
     /// Set when the audit log failed: nothing more was deleted after that.
     pub aborted: Option<String>,
+    /// Set when the hold registry could not be read: nothing more was deleted (fail closed).
+    pub registry_failed: Option<String>,
+}
+
+/// Why the executor stopped early.
+#[derive(Debug, thiserror::Error)]
+enum Stop {
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+/// The hold registry as the executor sees it: re-read whenever its directory has changed, so a
+/// hold placed while a pass runs is honoured for every clip not yet deleted.
+pub struct LiveRegistry<'a> {
+    pub registry: &'a Registry,
+    cache: Mutex<Option<Snapshot>>,
+}
+
+/// The registry as last read, and the directory stamp it was read at.
+type Snapshot = (Option<Stamp>, Arc<Vec<RegistryHold>>);
+
+impl<'a> LiveRegistry<'a> {
+    pub fn new(registry: &'a Registry) -> LiveRegistry<'a> {
+        LiveRegistry {
+            registry,
+            cache: Mutex::new(None),
+        }
+    }
+
+    /// The registry now. Fails closed: an unreadable registry stops deletion.
+    fn current(&self) -> Result<Arc<Vec<RegistryHold>>, RegistryError> {
+        let stamp = self.registry.stamp();
+        let mut cache = self.cache.lock().expect("registry cache poisoned");
+        if let Some((seen, holds)) = cache.as_ref()
+            && *seen == stamp
+        {
+            return Ok(holds.clone());
+        }
+        let holds = Arc::new(self.registry.load()?);
+        *cache = Some((stamp, holds.clone()));
+        Ok(holds)
+    }
 }
 
 /// Applies plans with the rules they were made with.
@@ -67,6 +112,8 @@ pub struct Executor<'a> {
     pub owners: Option<&'a MarkerOwners>,
     pub zone: &'a TimeZone,
     pub now: Timestamp,
+    /// Registry holds, re-read as they change; `None` only where no registry exists (tests).
+    pub registry: Option<&'a LiveRegistry<'a>>,
 }
 
 /// A directory opened for deletion: a descriptor per level below the root, so the markers
@@ -105,9 +152,8 @@ fn marker_snapshot(dir: &OwnedFd, name: &[u8]) -> Option<(u64, Timestamp, u64)> 
 struct Ready {
     action: usize,
     dir: Arc<OpenDir>,
-    name: Box<[u8]>,
-    ino: u64,
-    dev: u64,
+    /// The clip as scanned: its inode is what the last check compares against.
+    clip: Clip,
     reason: Reason,
     bytes: u64,
     sidecar: Option<(u64, Timestamp, u64)>,
@@ -180,16 +226,17 @@ impl Executor<'_> {
             (ca.root(), &ca.dir.rel, &ca.name).cmp(&(cb.root(), &cb.dir.rel, &cb.name))
         });
         let mut start = 0;
-        while start < order.len() && report.aborted.is_none() {
+        while start < order.len() && report.aborted.is_none() && report.registry_failed.is_none() {
             let root = clips[plan.actions[order[start]].clip].root();
             let end = start
                 + order[start..]
                     .iter()
                     .take_while(|&&i| clips[plan.actions[i].clip].root() == root)
                     .count();
-            if let Err(e) = self.run_root(root, &order[start..end], clips, plan, audit, &mut report)
-            {
-                report.aborted = Some(e.to_string());
+            match self.run_root(root, &order[start..end], clips, plan, audit, &mut report) {
+                Ok(()) => {}
+                Err(Stop::Audit(e)) => report.aborted = Some(e.to_string()),
+                Err(Stop::Registry(e)) => report.registry_failed = Some(e.to_string()),
             }
             start = end;
         }
@@ -204,7 +251,7 @@ impl Executor<'_> {
         plan: &Plan,
         audit: &mut AuditLog,
         report: &mut Report,
-    ) -> Result<(), AuditError> {
+    ) -> Result<(), Stop> {
         let root_cfg = &self.roots[usize::from(root)];
         let root_fd = match fsx::open_root(&root_cfg.path) {
             Ok(fd) => fd,
@@ -243,7 +290,9 @@ impl Executor<'_> {
             start = end;
         }
         self.flush(&mut batch, audit, report, &mut touched)?;
-        prune::prune(self, &root_fd, root_cfg, touched, audit, report)
+        Ok(prune::prune(
+            self, &root_fd, root_cfg, touched, audit, report,
+        )?)
     }
 
     /// Re-opens one directory, re-reads its markers and re-decides each clip with its fresh
@@ -259,7 +308,7 @@ impl Executor<'_> {
         audit: &mut AuditLog,
         report: &mut Report,
         batch: &mut Vec<Ready>,
-    ) -> Result<(), AuditError> {
+    ) -> Result<(), Stop> {
         let root_path = &self.roots[usize::from(dir.root)].path;
         let (open, found) = match self.open_dir(root_fd, dir) {
             Ok(x) => x,
@@ -301,7 +350,10 @@ impl Executor<'_> {
             return Ok(());
         }
         let root_paths: Vec<&Path> = self.roots.iter().map(|r| r.path.as_path()).collect();
-        let holds = Holds::from_markers(&markers, self.owners, &root_paths);
+        let mut holds = Holds::from_markers(&markers, self.owners, &root_paths);
+        if let Some(live) = self.registry {
+            holds.add_registry(&live.current()?, self.cameras, &root_paths);
+        }
 
         let mut by_reason: BTreeMap<Reason, Vec<(usize, Clip, Vec<String>)>> = BTreeMap::new();
         let mut covering = Vec::new();
@@ -356,11 +408,9 @@ impl Executor<'_> {
                 batch.push(Ready {
                     action: a,
                     dir: open.clone(),
-                    name: c.name.clone(),
-                    ino: c.meta.ino,
-                    dev: c.meta.dev,
-                    reason,
                     bytes: c.meta.size,
+                    clip: c,
+                    reason,
                     sidecar: side,
                     sidecar_sha: found.and_then(|f| f.sha256.clone()),
                     sidecar_uid: found.and_then(|f| f.meta.map(|m| m.uid)),
@@ -403,161 +453,5 @@ impl Executor<'_> {
             },
             found,
         ))
-    }
-
-    /// Syncs the audit entries of the batch, then unlinks its clips, re-checking each one last
-    /// time; then records failures and removes the sidecar markers of deleted clips.
-    fn flush(
-        &self,
-        batch: &mut Vec<Ready>,
-        audit: &mut AuditLog,
-        report: &mut Report,
-        touched: &mut Vec<Arc<ClipDir>>,
-    ) -> Result<(), AuditError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        audit.sync()?;
-        let root_path = |d: &ClipDir| &self.roots[usize::from(d.root)].path;
-        let mut failed: BTreeMap<Vec<u8>, (String, Vec<FailedClip>)> = BTreeMap::new();
-        let mut sidecars: Vec<Ready> = Vec::new();
-        let results = self.unlink_all(batch);
-        for (r, result) in batch.drain(..).zip(results) {
-            match result {
-                Ok(()) => {
-                    report.outcomes[r.action] = Some(Outcome::Deleted {
-                        reason: r.reason,
-                        bytes: r.bytes,
-                    });
-                    if touched.last().is_none_or(|d| d.rel != r.dir.dir.rel) {
-                        touched.push(r.dir.dir.clone());
-                    }
-                    if r.sidecar.is_some() {
-                        sidecars.push(r);
-                    }
-                }
-                Err(outcome) => {
-                    let (Outcome::Kept(why) | Outcome::Failed(why)) = &outcome else {
-                        unreachable!("only kept or failed here")
-                    };
-                    let dir_path =
-                        crate::human::escape_path(&r.dir.dir.path(root_path(&r.dir.dir)));
-                    failed
-                        .entry(r.dir.dir.rel.to_vec())
-                        .or_insert_with(|| (dir_path, Vec::new()))
-                        .1
-                        .push(FailedClip {
-                            name: lossy(&r.name),
-                            error: why.clone(),
-                        });
-                    report.outcomes[r.action] = Some(outcome);
-                }
-            }
-        }
-        for (_, (dir, clips)) in failed {
-            audit.append(self.now, "delete_failed", &DeleteFailed { dir, clips })?;
-        }
-        if sidecars.is_empty() {
-            return audit.sync();
-        }
-        let mut paths = Vec::with_capacity(sidecars.len());
-        for r in &sidecars {
-            let side = [&r.name[..], b".hold"].concat();
-            let path = fsx::join(root_path(&r.dir.dir), &r.dir.dir.rel, &side);
-            let entry = MarkerRemoved {
-                path: crate::human::escape_path(&path),
-                owner_uid: r.sidecar_uid,
-                sha256: r.sidecar_sha.clone(),
-                clips: vec![lossy(&r.name)],
-                why: "its clip was deleted",
-            };
-            audit.append(self.now, "marker_removed", &entry)?;
-            paths.push((side, path));
-        }
-        audit.sync()?;
-        for (r, (side, path)) in sidecars.iter().zip(paths) {
-            match unlinkat(r.dir.fd().as_fd(), &*side, UnlinkatFlags::NoRemoveDir) {
-                Ok(()) => report.markers_removed.push(path),
-                Err(e) => report.errors.push(format!(
-                    "cannot remove marker {}: {}",
-                    crate::human::escape_path(&path),
-                    e.desc()
-                )),
-            }
-        }
-        Ok(())
-    }
-
-    /// Unlinks the batch's clips on a few threads, one directory at a time each: a directory's
-    /// markers are checked once, then each clip just before its `unlinkat`. Unlinks dominate
-    /// a big first sweep, and they overlap well on every filesystem we have measured.
-    fn unlink_all(&self, batch: &[Ready]) -> Vec<Result<(), Outcome>> {
-        let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
-        for (i, r) in batch.iter().enumerate() {
-            match runs.last_mut() {
-                Some(run) if Arc::ptr_eq(&batch[run.start].dir, &r.dir) => run.end = i + 1,
-                _ => runs.push(i..i + 1),
-            }
-        }
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let threads = crate::scan::default_threads().min(runs.len()).max(1);
-        let done: Vec<Vec<(usize, Result<(), Outcome>)>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(run) = runs.get(k) else { break };
-                            let markers_same = !batch[run.start].dir.markers_changed();
-                            for i in run.clone() {
-                                out.push((i, self.unlink_one(&batch[i], markers_same)));
-                            }
-                        }
-                        out
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("unlink thread panicked"))
-                .collect()
-        });
-        let mut results: Vec<Result<(), Outcome>> = (0..batch.len()).map(|_| Ok(())).collect();
-        for (i, r) in done.into_iter().flatten() {
-            results[i] = r;
-        }
-        results
-    }
-
-    /// A last check that says keep is a decision (Kept); a failed unlink is a failure.
-    fn unlink_one(&self, r: &Ready, markers_same: bool) -> Result<(), Outcome> {
-        self.last_check(r, markers_same).map_err(Outcome::Kept)?;
-        unlinkat(r.dir.fd().as_fd(), &*r.name, UnlinkatFlags::NoRemoveDir)
-            .map_err(|e| Outcome::Failed(format!("unlink failed: {}", e.desc())))
-    }
-
-    /// The check just before `unlinkat`: same regular file, not written since, and no marker
-    /// appeared or changed since the pre-check.
-    fn last_check(&self, r: &Ready, markers_same: bool) -> Result<(), String> {
-        if !markers_same {
-            return Err(
-                "kept: a directory marker appeared or changed after the entry was written".into(),
-            );
-        }
-        let side = [&r.name[..], b".hold"].concat();
-        if marker_snapshot(r.dir.fd(), &side) != r.sidecar {
-            return Err("its marker appeared or changed after the entry was written".into());
-        }
-        let m = fsx::stat_at(r.dir.fd().as_fd(), &r.name)
-            .map_err(|e| format!("gone before unlink: {e}"))?;
-        if !m.is_file() || m.ino != r.ino || m.dev != r.dev {
-            return Err("replaced by another file since the scan".into());
-        }
-        let written = if m.mtime > self.now { m.ctime } else { m.mtime };
-        if self.now.duration_since(written) < self.rules.quiet_period {
-            return Err("written to after the entry was written".into());
-        }
-        Ok(())
     }
 }

@@ -1,17 +1,20 @@
-//! Holds: what keeps a clip past its retention. Markers (sidecar and directory) and, later,
-//! registry holds all become [`Hold`]s in one [`Holds`] view that the planner asks
-//! `covering(clip)`.
+//! Holds: what keeps a clip past its retention. Markers (sidecar and directory) and registry
+//! holds all become [`Hold`]s in one [`Holds`] view that the planner asks `covering(clip)`.
 
+pub mod entries;
+pub mod id;
 pub mod marker;
+pub mod registry;
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use jiff::Timestamp;
 
-use crate::clip::Clip;
+use crate::clip::{CameraId, Clip};
 use crate::config::MarkerOwners;
 use crate::scan::FoundMarker;
+use registry::{RegistryHold, Selector};
 
 /// Where a hold comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,13 +23,27 @@ pub enum Source {
     Sidecar,
     /// `.hold` in a directory below a root: every clip below it.
     Directory,
+    /// A hold in the registry, made with `clipwarden hold add`.
+    Registry,
+}
+
+impl Source {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Source::Sidecar => "sidecar",
+            Source::Directory => "directory",
+            Source::Registry => "registry",
+        }
+    }
 }
 
 /// One hold, whatever its source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hold {
-    /// How the audit log and the operator name it: the marker's path.
+    /// How the audit log and the operator name it: the marker's path, or `hold <ID>`.
     pub label: String,
+    /// The registry ID, for registry holds.
+    pub id: Option<String>,
     pub source: Source,
     pub case: Option<String>,
     pub reason: Option<String>,
@@ -54,6 +71,10 @@ pub struct Holds {
     sidecars: HashMap<u16, HashMap<Box<[u8]>, ByName>>,
     /// Per root: directory → directory holds.
     dirs: HashMap<u16, ByName>,
+    /// Registry windows by camera: clips whose recording overlaps `[from, to]`.
+    windows: HashMap<CameraId, Vec<(Timestamp, Timestamp, HoldIdx)>>,
+    /// Per root: directory → clip name → registry holds naming that clip by path.
+    paths: HashMap<u16, HashMap<Box<[u8]>, ByName>>,
     /// Problems an operator must see: unreadable markers, markers by the wrong owner, a
     /// `.hold` in a root.
     pub alarms: Vec<String>,
@@ -100,6 +121,7 @@ impl Holds {
             let idx = h.holds.len() as HoldIdx;
             h.holds.push(Hold {
                 label: shown,
+                id: None,
                 source: if m.clip.is_some() {
                     Source::Sidecar
                 } else {
@@ -132,6 +154,59 @@ impl Holds {
         h
     }
 
+    /// Adds registry holds. `cameras` is the scan's camera table (names match without regard
+    /// to case); `root_paths` place `--path` holds in their root.
+    pub fn add_registry(
+        &mut self,
+        registry: &[RegistryHold],
+        cameras: &[String],
+        root_paths: &[&Path],
+    ) {
+        for r in registry {
+            let idx = self.holds.len() as HoldIdx;
+            self.holds.push(Hold {
+                label: format!("hold {}", r.id),
+                id: Some(r.id.clone()),
+                source: Source::Registry,
+                case: Some(r.case.clone()),
+                reason: Some(r.reason.clone()),
+                until: r.until,
+                released: r.released.as_ref().map(|x| x.at),
+            });
+            match &r.selector {
+                Selector::Window {
+                    cameras: wanted,
+                    from,
+                    to,
+                } => {
+                    for (i, name) in cameras.iter().enumerate() {
+                        if wanted.iter().any(|w| w.eq_ignore_ascii_case(name)) {
+                            self.windows
+                                .entry(CameraId(i as u32))
+                                .or_default()
+                                .push((*from, *to, idx));
+                        }
+                    }
+                }
+                Selector::Paths { paths } => {
+                    for p in paths {
+                        let Some((root, dir, name)) = locate(Path::new(p), root_paths) else {
+                            continue;
+                        };
+                        self.paths
+                            .entry(root)
+                            .or_default()
+                            .entry(dir)
+                            .or_default()
+                            .entry(name)
+                            .or_default()
+                            .push(idx);
+                    }
+                }
+            }
+        }
+    }
+
     /// Records that a root has a `.hold` of its own, which holds nothing.
     pub fn root_marker_alarm(&mut self, root_path: &Path) {
         self.alarms.push(format!(
@@ -158,10 +233,47 @@ impl Holds {
                 }
             }
         }
+        if let Some(windows) = self.windows.get(&clip.camera) {
+            let (start, end) = clip.span;
+            out.extend(
+                windows
+                    .iter()
+                    .filter(|(from, to, _)| start <= *to && end >= *from)
+                    .map(|w| w.2),
+            );
+        }
+        if let Some(found) = self
+            .paths
+            .get(&root)
+            .and_then(|d| d.get(&clip.dir.rel))
+            .and_then(|n| n.get(&clip.name))
+        {
+            out.extend_from_slice(found);
+        }
     }
 
     /// True when nothing at all could hold anything.
     pub fn is_empty(&self) -> bool {
         self.holds.is_empty()
     }
+}
+
+/// A clip's place: its root, its directory below the root, its name.
+type Place = (u16, Box<[u8]>, Box<[u8]>);
+
+/// Splits an absolute clip path into its root, directory and name, if it lies in a root.
+fn locate(path: &Path, root_paths: &[&Path]) -> Option<Place> {
+    let (i, rel) = root_paths
+        .iter()
+        .enumerate()
+        .find_map(|(i, r)| path.strip_prefix(r).ok().map(|rel| (i, rel)))?;
+    let rel = rel.as_os_str().as_encoded_bytes();
+    let (dir, name) = match rel.iter().rposition(|&b| b == b'/') {
+        Some(cut) => (&rel[..cut], &rel[cut + 1..]),
+        None => (&rel[..0], rel),
+    };
+    if name.is_empty() {
+        return None;
+    }
+    Some((i as u16, dir.into(), name.into()))
 }

@@ -1,6 +1,8 @@
 //! One pass: scan, holds, plan, guards, execute, audit, remember. `sweep` is one pass; a dry
 //! run is the same pass without the lock, the executor or any write.
 
+mod upkeep;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -10,9 +12,10 @@ use serde::Serialize;
 
 use crate::audit::{AuditError, AuditLog};
 use crate::config::Settings;
-use crate::execute::{Executor, Outcome, Report};
+use crate::execute::{Executor, LiveRegistry, Outcome, Report};
 use crate::guard::{self, Refusal};
 use crate::holds::Holds;
+use crate::holds::registry::Registry;
 use crate::lock::{LockError, StateLock};
 use crate::policy::{self, Keep, Plan, Rules};
 use crate::scan::{self, Scan, ScanRequest};
@@ -102,8 +105,19 @@ pub enum PassError {
     Lock(#[from] LockError),
     #[error(transparent)]
     State(#[from] StateError),
+    #[error("{0}")]
+    Registry(String),
     #[error("audit log: {0}")]
     Audit(#[from] AuditError),
+}
+
+impl From<upkeep::UpkeepError> for PassError {
+    fn from(e: upkeep::UpkeepError) -> PassError {
+        match e {
+            upkeep::UpkeepError::Audit(a) => PassError::Audit(a),
+            upkeep::UpkeepError::Registry(r) => PassError::Registry(r.to_string()),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -194,6 +208,34 @@ pub fn run(
     }
 
     let mut refused = Vec::new();
+    // The registry, kept in step with the audit log by a real pass; read-only in a dry run.
+    // Unreadable, it refuses every deletion: a hold in it might cover anything.
+    let registry = Registry::new(state_dir);
+    let registry_holds = match audit.as_mut() {
+        Some(audit) => upkeep::run(
+            &registry,
+            &mut state,
+            audit,
+            settings.holds.keep_released,
+            now,
+        )
+        .map(|(holds, more)| {
+            alarms.extend(more);
+            holds
+        }),
+        None => registry.load().map_err(upkeep::UpkeepError::from),
+    };
+    let registry_holds = match registry_holds {
+        Ok(h) => h,
+        Err(upkeep::UpkeepError::Registry(e)) => {
+            refused.push(Refused {
+                root: None,
+                refusal: Refusal::Registry(e.to_string()),
+            });
+            Vec::new()
+        }
+        Err(upkeep::UpkeepError::Audit(e)) => return Err(e.into()),
+    };
     if let Some(r) = guard::check_clock(now, state.last_clock, settings.safety.future_slack) {
         refused.push(Refused {
             root: None,
@@ -233,6 +275,7 @@ pub fn run(
         settings.holds.marker_owners.as_ref(),
         &root_paths,
     );
+    holds.add_registry(&registry_holds, &scan.cameras, &root_paths);
     for (i, r) in scan.roots.iter().enumerate() {
         if r.root_marker {
             holds.root_marker_alarm(&settings.roots[i].path);
@@ -351,6 +394,7 @@ pub fn run(
                 .collect(),
             kept: Vec::new(),
         };
+        let live = LiveRegistry::new(&registry);
         let executor = Executor {
             roots: &settings.roots,
             cameras: &result.scan.cameras,
@@ -358,8 +402,15 @@ pub fn run(
             owners: settings.holds.marker_owners.as_ref(),
             zone: &settings.timezone,
             now,
+            registry: Some(&live),
         };
         let report = executor.run(&result.scan.clips, &allowed, audit);
+        if let Some(e) = &report.registry_failed {
+            result.refused.push(Refused {
+                root: None,
+                refusal: Refusal::Registry(e.clone()),
+            });
+        }
         // Outcomes are reported against the full plan: map them back.
         let mut outcomes = vec![None; result.plan.actions.len()];
         let mut it = report.outcomes.iter();
