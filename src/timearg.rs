@@ -16,6 +16,8 @@ pub enum Role {
     To(Timestamp),
     /// A window's end with no start: `HH:MM` is its most recent past occurrence.
     Until,
+    /// A deadline (`--until`): `HH:MM` is its next occurrence, a bare date its last second.
+    Ahead,
 }
 
 /// A typed time, resolved. `earliest == latest` unless it fell in a DST fold.
@@ -38,7 +40,7 @@ impl Resolved {
     pub fn for_role(&self, role: Role) -> Timestamp {
         match role {
             Role::From => self.earliest,
-            Role::To(_) | Role::Until => self.latest,
+            Role::To(_) | Role::Until | Role::Ahead => self.latest,
         }
     }
 }
@@ -64,6 +66,20 @@ pub fn parse(text: &str, role: Role, zone: &TimeZone, now: Timestamp) -> Result<
                     Ok(r)
                 } else {
                     local(yesterday(today)?.to_datetime(time), zone)
+                }
+            }
+            Role::Ahead => {
+                let r = local(today.to_datetime(time), zone)?;
+                if r.latest > now {
+                    Ok(r)
+                } else {
+                    local(
+                        today
+                            .tomorrow()
+                            .map_err(|e| e.to_string())?
+                            .to_datetime(time),
+                        zone,
+                    )
                 }
             }
             Role::To(from) => {
@@ -92,7 +108,7 @@ pub fn parse(text: &str, role: Role, zone: &TimeZone, now: Timestamp) -> Result<
         // A bare date: its start for a window's start, its last second for a window's end.
         let time = match role {
             Role::From => Time::midnight(),
-            Role::To(_) | Role::Until => Time::constant(23, 59, 59, 0),
+            Role::To(_) | Role::Until | Role::Ahead => Time::constant(23, 59, 59, 0),
         };
         return local(d.to_datetime(time), zone);
     }

@@ -61,6 +61,7 @@ fn execute(env: &Env, p: &Planned) -> Report {
         zone: &p.settings.timezone,
         now: env.now,
         registry: None,
+        request: None,
     }
     .run(&p.scan.clips, &p.plan, &mut audit)
 }

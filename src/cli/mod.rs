@@ -6,7 +6,10 @@ mod audit;
 mod clips;
 mod config;
 mod demo;
+mod erase;
+mod hold;
 mod output;
+mod select;
 mod status;
 mod sweep;
 
@@ -74,10 +77,80 @@ pub enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// A data subject's erasure request: delete the selected clips now, all or nothing.
+    #[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["camera", "path"])))]
+    Erase {
+        /// Camera (repeatable; names match without regard to case).
+        #[arg(long, value_name = "C")]
+        camera: Vec<String>,
+        /// Start of the window (every clip whose recording overlaps it is selected).
+        #[arg(long, value_name = "T")]
+        from: Option<String>,
+        /// End of the window.
+        #[arg(long, value_name = "T")]
+        to: Option<String>,
+        /// A clip, by path (repeatable).
+        #[arg(long, value_name = "P")]
+        path: Vec<PathBuf>,
+        /// The request, e.g. its reference and what it asks.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// List what would go; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Legal holds: keep footage past retention, up to the hold cap.
+    #[command(subcommand)]
+    Hold(HoldCommand),
     /// Build a sample recording tree and show a sweep on it.
     Demo {
         /// Where to build it (default: a new temporary directory, kept afterwards).
         dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HoldCommand {
+    /// Place a hold on cameras for a window, or on clips by path.
+    #[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["camera", "path"])))]
+    Add {
+        /// Camera to hold (repeatable; names match without regard to case).
+        #[arg(long, value_name = "C")]
+        camera: Vec<String>,
+        /// Start of the window: RFC 3339, "YYYY-MM-DD HH:MM" local, or "HH:MM" (its most recent past occurrence).
+        #[arg(long, value_name = "T")]
+        from: Option<String>,
+        /// End of the window ("HH:MM": its first occurrence after --from). At most 24 h ahead.
+        #[arg(long, value_name = "T")]
+        to: Option<String>,
+        /// A clip to hold, by path (repeatable).
+        #[arg(long, value_name = "P")]
+        path: Vec<PathBuf>,
+        /// Case reference, e.g. POLICE-2026-0142.
+        #[arg(long, value_name = "REF")]
+        case: String,
+        /// Why, in words a data-protection officer can read later.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// When the hold ends by itself (never past the hold cap).
+        #[arg(long, value_name = "T")]
+        until: Option<String>,
+    },
+    /// List every hold in the registry.
+    List,
+    /// One hold, with the clips it covers and when each expires.
+    Show { id: String },
+    /// End a hold: its footage past retention goes at the next pass.
+    Release {
+        id: String,
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// Move a hold's end later (never earlier, never past the cap).
+    Extend {
+        id: String,
+        #[arg(long, value_name = "T")]
+        until: String,
     },
 }
 
@@ -116,7 +189,86 @@ pub fn run(cli: Cli) -> Result<Code> {
             audit::verify(&cli, &load(&cli)?, anchor.as_deref())
         }
         Command::Audit(AuditCommand::Tail { n }) => audit::tail(&cli, &load(&cli)?, *n),
+        Command::Erase {
+            camera,
+            from,
+            to,
+            path,
+            reason,
+            dry_run,
+        } => {
+            let typed = select::Typed {
+                cameras: camera,
+                from: from.as_deref(),
+                to: to.as_deref(),
+                paths: path,
+            };
+            erase::run(&cli, &load(&cli)?, typed, reason, *dry_run, &operator())
+        }
+        Command::Hold(h) => {
+            let settings = load(&cli)?;
+            match h {
+                HoldCommand::Add {
+                    camera,
+                    from,
+                    to,
+                    path,
+                    case,
+                    reason,
+                    until,
+                } => {
+                    let typed = select::Typed {
+                        cameras: camera,
+                        from: from.as_deref(),
+                        to: to.as_deref(),
+                        paths: path,
+                    };
+                    let args = hold::AddArgs {
+                        typed,
+                        case,
+                        reason,
+                        until: until.as_deref(),
+                    };
+                    hold::add(&cli, &settings, args, &operator())
+                }
+                HoldCommand::List => hold::list(&cli, &settings),
+                HoldCommand::Show { id } => hold::show(&cli, &settings, id),
+                HoldCommand::Release { id, reason } => {
+                    hold::release(&cli, &settings, id, reason, &operator())
+                }
+                HoldCommand::Extend { id, until } => {
+                    hold::extend(&cli, &settings, id, until, &operator())
+                }
+            }
+        }
     }
+}
+
+/// Who is running the command, for the registry and the audit log.
+pub struct Operator {
+    pub name: String,
+    pub uid: u32,
+}
+
+/// Under sudo the person who ran sudo (`$SUDO_USER`, `$SUDO_UID`); otherwise the login name
+/// and the real uid.
+pub fn operator() -> Operator {
+    if let Some(uid) = std::env::var("SUDO_UID").ok().and_then(|u| u.parse().ok()) {
+        let name = std::env::var("SUDO_USER")
+            .ok()
+            .filter(|n| !n.is_empty())
+            .or_else(|| clipwarden::users::user_name(uid))
+            .unwrap_or_else(|| format!("uid {uid}"));
+        return Operator { name, uid };
+    }
+    let uid = nix::unistd::getuid().as_raw();
+    let name = ["LOGNAME", "USER"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|n| !n.is_empty() && clipwarden::users::uid_of(n).is_none_or(|u| u == uid))
+        .or_else(|| clipwarden::users::user_name(uid))
+        .unwrap_or_else(|| format!("uid {uid}"));
+    Operator { name, uid }
 }
 
 /// The config path, honouring `--config`, `$CLIPWARDEN_CONFIG` and the sudo rule: under sudo

@@ -535,6 +535,9 @@ pub(super) fn text(settings: &Settings, r: &PassResult, dry_run: bool, verbose: 
 
 fn explain_reason(reason: Reason, settings: &Settings) -> String {
     match reason {
+        Reason::Retention if !settings.cameras.is_empty() => {
+            "retention (older than its camera's retention)".into()
+        }
         Reason::Retention => format!(
             "retention (older than {})",
             format_duration(settings.retention.retention())
@@ -544,5 +547,6 @@ fn explain_reason(reason: Reason, settings: &Settings) -> String {
             "hold_cap (held, but older than the {} cap)",
             format_duration(settings.retention.hold_cap())
         ),
+        Reason::Erasure => "erasure (a data subject's request)".into(),
     }
 }

@@ -26,7 +26,7 @@ use crate::dirent::DirReader;
 use crate::fsx;
 use crate::holds::registry::{Registry, RegistryError, RegistryHold, Stamp};
 use crate::holds::{Holds, marker};
-use crate::policy::{Plan, Reason, Rules, Verdict, decide};
+use crate::policy::{Plan, Reason, Rules, Verdict, redecide};
 use crate::scan::FoundMarker;
 
 /// How many clips are recorded per fsync of the audit log before they are unlinked. Large
@@ -114,6 +114,8 @@ pub struct Executor<'a> {
     pub now: Timestamp,
     /// Registry holds, re-read as they change; `None` only where no registry exists (tests).
     pub registry: Option<&'a LiveRegistry<'a>>,
+    /// For an erasure: the request, recorded with every `clips_deleted` entry.
+    pub request: Option<&'a Request>,
 }
 
 /// A directory opened for deletion: a descriptor per level below the root, so the markers
@@ -178,6 +180,16 @@ struct ClipsDeleted<'a> {
     dir: String,
     reason: &'static str,
     clips: Vec<DeletedClip<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request: Option<&'a Request>,
+}
+
+/// Who asked for a deletion that no retention rule makes (an erasure), and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Request {
+    pub by: String,
+    pub uid: u32,
+    pub reason: String,
 }
 
 #[derive(Serialize)]
@@ -211,6 +223,7 @@ impl Executor<'_> {
         match reason {
             Reason::HoldCap => self.rules.hold_cap,
             Reason::Retention | Reason::HoldEnded => self.rules.retention[clip.camera.0 as usize],
+            Reason::Erasure => jiff::SignedDuration::ZERO,
         }
     }
 
@@ -364,7 +377,14 @@ impl Executor<'_> {
             let clip = scanned.clone();
             covering.clear();
             holds.covering(&clip, &mut covering);
-            match decide(&clip, &covering, &holds, self.rules, self.now) {
+            match redecide(
+                plan.actions[a].reason,
+                &clip,
+                &covering,
+                &holds,
+                self.rules,
+                self.now,
+            ) {
                 Verdict::Delete { reason, .. } => {
                     let labels = covering
                         .iter()
@@ -400,6 +420,7 @@ impl Executor<'_> {
                         holds: labels.clone(),
                     })
                     .collect(),
+                request: self.request.filter(|_| reason == Reason::Erasure),
             };
             audit.append(self.now, "clips_deleted", &entry)?;
             for (a, c, _) in items {

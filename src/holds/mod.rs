@@ -173,35 +173,62 @@ impl Holds {
                 until: r.until,
                 released: r.released.as_ref().map(|x| x.at),
             });
-            match &r.selector {
-                Selector::Window {
-                    cameras: wanted,
-                    from,
-                    to,
-                } => {
-                    for (i, name) in cameras.iter().enumerate() {
-                        if wanted.iter().any(|w| w.eq_ignore_ascii_case(name)) {
-                            self.windows
-                                .entry(CameraId(i as u32))
-                                .or_default()
-                                .push((*from, *to, idx));
-                        }
+            self.index_selector(&r.selector, idx, cameras, root_paths);
+        }
+    }
+
+    /// A view holding only `selector`, to ask which clips it covers: `hold add` and `erase`
+    /// select exactly as a registry hold covers.
+    pub fn selection(selector: &Selector, cameras: &[String], root_paths: &[&Path]) -> Holds {
+        let mut h = Holds::default();
+        h.holds.push(Hold {
+            label: "selection".into(),
+            id: None,
+            source: Source::Registry,
+            case: None,
+            reason: None,
+            until: None,
+            released: None,
+        });
+        h.index_selector(selector, 0, cameras, root_paths);
+        h
+    }
+
+    fn index_selector(
+        &mut self,
+        selector: &Selector,
+        idx: HoldIdx,
+        cameras: &[String],
+        root_paths: &[&Path],
+    ) {
+        match selector {
+            Selector::Window {
+                cameras: wanted,
+                from,
+                to,
+            } => {
+                for (i, name) in cameras.iter().enumerate() {
+                    if wanted.iter().any(|w| w.eq_ignore_ascii_case(name)) {
+                        self.windows
+                            .entry(CameraId(i as u32))
+                            .or_default()
+                            .push((*from, *to, idx));
                     }
                 }
-                Selector::Paths { paths } => {
-                    for p in paths {
-                        let Some((root, dir, name)) = locate(Path::new(p), root_paths) else {
-                            continue;
-                        };
-                        self.paths
-                            .entry(root)
-                            .or_default()
-                            .entry(dir)
-                            .or_default()
-                            .entry(name)
-                            .or_default()
-                            .push(idx);
-                    }
+            }
+            Selector::Paths { paths } => {
+                for p in paths {
+                    let Some((root, dir, name)) = locate(Path::new(p), root_paths) else {
+                        continue;
+                    };
+                    self.paths
+                        .entry(root)
+                        .or_default()
+                        .entry(dir)
+                        .or_default()
+                        .entry(name)
+                        .or_default()
+                        .push(idx);
                 }
             }
         }

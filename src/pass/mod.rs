@@ -403,6 +403,7 @@ pub fn run(
             zone: &settings.timezone,
             now,
             registry: Some(&live),
+            request: None,
         };
         let report = executor.run(&result.scan.clips, &allowed, audit);
         if let Some(e) = &report.registry_failed {

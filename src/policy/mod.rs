@@ -19,6 +19,8 @@ pub enum Reason {
     HoldEnded,
     /// Held, but older than the hold cap: no hold keeps a clip longer.
     HoldCap,
+    /// Named by a data subject's erasure request.
+    Erasure,
 }
 
 impl Reason {
@@ -27,6 +29,7 @@ impl Reason {
             Reason::Retention => "retention",
             Reason::HoldEnded => "hold_ended",
             Reason::HoldCap => "hold_cap",
+            Reason::Erasure => "erasure",
         }
     }
 }
@@ -148,6 +151,49 @@ pub fn decide(
         return Verdict::Keep(Keep::BeingWritten);
     }
     Verdict::Delete { reason, limit }
+}
+
+/// The verdict on a clip an erasure request names: it goes now, whatever its age, unless an
+/// active hold keeps it (within the cap), it is still being written, or it cannot be judged.
+pub fn decide_erasure(
+    clip: &Clip,
+    covering: &[HoldIdx],
+    holds: &Holds,
+    rules: &Rules,
+    now: Timestamp,
+) -> Verdict {
+    if is_unjudgeable(clip.recorded, now, rules.future_slack) {
+        let overdue = now.duration_since(clip.meta.ctime) > rules.hold_cap;
+        return Verdict::Keep(Keep::Unjudgeable { overdue });
+    }
+    let held = covering.iter().any(|&h| holds.get(h).is_active(now));
+    if held && age(clip, now) <= rules.hold_cap {
+        return Verdict::Keep(Keep::Held);
+    }
+    if now.duration_since(last_write(clip, now)) < rules.quiet_period {
+        return Verdict::Keep(Keep::BeingWritten);
+    }
+    Verdict::Delete {
+        reason: Reason::Erasure,
+        limit: SignedDuration::ZERO,
+    }
+}
+
+/// The verdict for a planned action, by the rule that planned it.
+pub fn redecide(
+    planned: Reason,
+    clip: &Clip,
+    covering: &[HoldIdx],
+    holds: &Holds,
+    rules: &Rules,
+    now: Timestamp,
+) -> Verdict {
+    match planned {
+        Reason::Erasure => decide_erasure(clip, covering, holds, rules, now),
+        Reason::Retention | Reason::HoldEnded | Reason::HoldCap => {
+            decide(clip, covering, holds, rules, now)
+        }
+    }
 }
 
 /// When a clip stops being kept, if nothing changes: retention, or for a held clip the end of
