@@ -12,6 +12,7 @@ pub mod digest;
 pub mod dirent;
 pub mod execute;
 pub mod exit;
+pub mod export;
 pub mod fsx;
 pub mod guard;
 pub mod holds;

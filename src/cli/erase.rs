@@ -56,14 +56,11 @@ pub fn run(
 ) -> Result<Code> {
     select::check_reason(reason)?;
     let now = Timestamp::now();
-    let (scan, mut holds) = full_scan(settings, now);
     let registry = Registry::new(&settings.state_dir);
-    let reg = registry.load().map_err(|e| {
+    registry.load().map_err(|e| {
         Exit::refused(format!("{e}; nothing is erased until it is readable, since a hold in it might cover these clips"))
     })?;
-    let root_paths: Vec<&std::path::Path> =
-        settings.roots.iter().map(|r| r.path.as_path()).collect();
-    holds.add_registry(&reg, &scan.cameras, &root_paths);
+    let (scan, holds) = full_scan(settings, now);
     let selector = select::resolve(&typed, settings, &scan, now, false)?;
     let mut selected = select::covered(&selector, settings, &scan);
     selected.sort_by(|&a, &b| {

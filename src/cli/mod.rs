@@ -7,6 +7,7 @@ mod clips;
 mod config;
 mod demo;
 mod erase;
+mod export;
 mod hold;
 mod output;
 mod select;
@@ -99,6 +100,18 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Copy the clips held under a case, with a SHA-256 manifest; or verify such a copy.
+    #[command(args_conflicts_with_subcommands = true)]
+    Export {
+        #[command(subcommand)]
+        verify: Option<ExportCommand>,
+        /// The case whose held clips to copy.
+        #[arg(long, value_name = "REF", required = true)]
+        case: Option<String>,
+        /// Where to put DEST/<case>/ (a USB disk, a network share); never inside a root.
+        #[arg(long, value_name = "DIR", required = true)]
+        dest: Option<PathBuf>,
+    },
     /// Legal holds: keep footage past retention, up to the hold cap.
     #[command(subcommand)]
     Hold(HoldCommand),
@@ -155,6 +168,15 @@ pub enum HoldCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum ExportCommand {
+    /// Re-hash an export against its manifest: exit 4 on any mismatch, missing or extra file.
+    Verify {
+        /// The folder holding manifest.json, or a --dest holding exactly one case.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum ConfigCommand {
     /// Validate, probe each root, and print the effective config.
     Check,
@@ -204,6 +226,20 @@ pub fn run(cli: Cli) -> Result<Code> {
                 paths: path,
             };
             erase::run(&cli, &load(&cli)?, typed, reason, *dry_run, &operator())
+        }
+        Command::Export {
+            verify: Some(ExportCommand::Verify { dir }),
+            ..
+        } => export::verify(&cli, dir),
+        Command::Export {
+            verify: None,
+            case,
+            dest,
+        } => {
+            let (Some(case), Some(dest)) = (case, dest) else {
+                return Err(Exit::usage("export needs --case REF and --dest DIR").into());
+            };
+            export::run(&cli, &load(&cli)?, case, dest, &operator())
         }
         Command::Hold(h) => {
             let settings = load(&cli)?;

@@ -34,6 +34,12 @@ pub fn full_scan(settings: &Settings, now: Timestamp) -> (Scan, Holds) {
     let paths: Vec<&std::path::Path> = settings.roots.iter().map(|r| r.path.as_path()).collect();
     let mut holds =
         Holds::from_markers(&scan.markers, settings.holds.marker_owners.as_ref(), &paths);
+    match clipwarden::holds::registry::Registry::new(&settings.state_dir).load() {
+        Ok(reg) => holds.add_registry(&reg, &scan.cameras, &paths),
+        Err(e) => holds
+            .alarms
+            .push(format!("{e}: sweeps delete nothing until it is readable")),
+    }
     for (i, r) in scan.roots.iter().enumerate() {
         if r.root_marker {
             holds.root_marker_alarm(&settings.roots[i].path);
