@@ -22,6 +22,9 @@ pub struct State {
     /// Registry hold IDs seen and not purged: one missing later has vanished.
     #[serde(default)]
     pub known_holds: std::collections::BTreeSet<String>,
+    /// Markers seen by a pass, by path: one that appears or goes is audited.
+    #[serde(default)]
+    pub known_markers: BTreeMap<String, crate::pass::SeenMarker>,
 }
 
 #[derive(Debug, thiserror::Error)]

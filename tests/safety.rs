@@ -459,3 +459,33 @@ fn a_directory_left_with_only_its_marker_goes_with_it() {
     assert_eq!(removed[0]["why"], "nothing it held is left");
     assert!(env.root.is_dir(), "the root is never removed");
 }
+
+#[test]
+fn markers_appearing_and_going_by_another_hand_are_audited() {
+    let env = Env::new("\"frigate\"");
+    let clip = env.frigate("front", 9 * DAY);
+    let marker = held_marker(&clip, "case = \"P-9\"");
+    env.run(&["sweep"]).expect(0);
+    let added = env.events("marker_added");
+    assert_eq!(added.len(), 1);
+    assert!(added[0]["path"].as_str().unwrap().ends_with(".mp4.hold"));
+    assert_eq!(added[0]["owner_uid"], nix::unistd::geteuid().as_raw());
+    assert_eq!(
+        added[0]["sha256"],
+        clipwarden::digest::sha256_hex(b"case = \"P-9\"")
+    );
+    assert_eq!(added[0]["clips"], 1);
+    env.run(&["sweep"]).expect(0);
+    assert_eq!(
+        env.events("marker_added").len(),
+        1,
+        "an unchanged marker is recorded once"
+    );
+
+    std::fs::remove_file(&marker).unwrap();
+    env.run(&["sweep"]).expect(0);
+    let removed = env.events("marker_removed");
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0]["path"], added[0]["path"]);
+    assert!(!clip.exists(), "no longer held, so past retention");
+}

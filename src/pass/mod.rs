@@ -1,7 +1,10 @@
 //! One pass: scan, holds, plan, guards, execute, audit, remember. `sweep` is one pass; a dry
 //! run is the same pass without the lock, the executor or any write.
 
+mod markers;
 mod upkeep;
+
+pub use markers::SeenMarker;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -346,6 +349,14 @@ pub fn run(
     };
 
     if let (Some(audit), Some(_lock)) = (audit.as_mut(), lock.as_ref()) {
+        markers::audit_changes(
+            settings,
+            &result.scan,
+            &result.holds,
+            &mut state,
+            audit,
+            now,
+        )?;
         for &i in &result.root_changed {
             #[derive(Serialize)]
             struct RootChanged {
@@ -433,6 +444,12 @@ pub fn run(
 
         if !result.is_refused() {
             state.last_clock = Some(now);
+        }
+        // Markers the executor removed were audited as it removed them.
+        for m in &report.markers_removed {
+            state
+                .known_markers
+                .remove(&m.to_string_lossy().into_owned());
         }
         for (i, r) in result.scan.roots.iter().enumerate() {
             if let Some(fs) = r.fs
