@@ -115,3 +115,83 @@ mod tests {
         assert_eq!(ClipDir::root(0).ancestors().count(), 0);
     }
 }
+
+/// A file name stored without a heap allocation when it is short, as clip names are
+/// (`05.30.mp4`, `2026-11-20T08-30-00.mp4`): the daemon keeps millions of them.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Name {
+    Inline { len: u8, bytes: [u8; 22] },
+    Heap(Box<[u8]>),
+}
+
+impl Name {
+    pub fn new(name: &[u8]) -> Name {
+        if name.len() <= 22 {
+            let mut bytes = [0u8; 22];
+            bytes[..name.len()].copy_from_slice(name);
+            Name::Inline {
+                len: name.len() as u8,
+                bytes,
+            }
+        } else {
+            Name::Heap(name.into())
+        }
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Name::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Name::Heap(b) => b,
+        }
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self))
+    }
+}
+
+/// What the daemon's index keeps of a clip: enough to know when it is due and to find it.
+/// Its inode is read again when it is acted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Brief {
+    pub name: Name,
+    /// Unix seconds: the time its layout gives.
+    pub recorded: i64,
+    /// Unix seconds: when it was last written, as scanned.
+    pub mtime: i64,
+    pub size: u64,
+    pub camera: CameraId,
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_stay_small() {
+        for n in [
+            &b""[..],
+            b"05.30.mp4",
+            b"2026-11-20T08-30-00.mp4",
+            &[b'x'; 100],
+        ] {
+            assert_eq!(&*Name::new(n), n);
+        }
+        assert!(matches!(
+            Name::new(b"2026-11-20T08-30-00.mp4"),
+            Name::Heap(_)
+        ));
+        assert!(matches!(Name::new(b"05.30.mp4"), Name::Inline { .. }));
+        assert_eq!(std::mem::size_of::<Name>(), 24);
+        assert!(
+            std::mem::size_of::<Brief>() <= 56,
+            "{}",
+            std::mem::size_of::<Brief>()
+        );
+    }
+}

@@ -30,6 +30,7 @@ fn scan_and_plan(env: &Env) -> Planned {
         future_slack: settings.safety.future_slack,
         collect_before: vec![None; settings.roots.len()],
         defer_young: false,
+        index: false,
         zone: &settings.timezone,
         threads: 2,
     });

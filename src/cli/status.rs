@@ -28,6 +28,7 @@ pub fn full_scan(settings: &Settings, now: Timestamp) -> (Scan, Holds) {
         future_slack: settings.safety.future_slack,
         collect_before: vec![None; settings.roots.len()],
         defer_young: false,
+        index: false,
         zone: &settings.timezone,
         threads: scan::default_threads(),
     });

@@ -158,11 +158,63 @@ struct SweepEntry {
     config_sha256: String,
 }
 
-/// Runs one pass at `now`.
+/// Where a pass gets its clips: a walk of the roots (`sweep`), or the daemon's index.
+pub trait Source {
+    /// The clips the pass may act on, and the counts the guards need.
+    fn scan(&mut self) -> Scan;
+    /// Counts more of a root's clips when the fraction guard needs a larger count
+    /// (`need[root]`); sources that count everything up front do nothing.
+    fn count_more(&mut self, _scan: &mut Scan, _need: &[u64]) {}
+}
+
+/// A walk of every root: provably young directories are left unread until the fraction guard
+/// needs their count.
+struct Walk<'a> {
+    request: ScanRequest<'a>,
+}
+
+impl Source for Walk<'_> {
+    fn scan(&mut self) -> Scan {
+        scan::scan(&self.request)
+    }
+
+    fn count_more(&mut self, scan: &mut Scan, need: &[u64]) {
+        scan::count_deferred(&self.request, scan, need);
+    }
+}
+
+/// Runs one pass at `now` over the roots.
 pub fn run(
     settings: &Settings,
     opts: PassOptions,
     now: Timestamp,
+) -> Result<PassResult, PassError> {
+    let cutoff = now.checked_sub(settings.shortest_retention()).ok();
+    let mut walk = Walk {
+        request: ScanRequest {
+            roots: &settings.roots,
+            now,
+            future_slack: settings.safety.future_slack,
+            collect_before: vec![cutoff; settings.roots.len()],
+            defer_young: true,
+            index: false,
+            zone: &settings.timezone,
+            threads: if opts.threads == 0 {
+                scan::default_threads()
+            } else {
+                opts.threads
+            },
+        },
+    };
+    run_from(settings, opts, now, &mut walk)
+}
+
+/// Runs one pass at `now` over the clips `source` gives.
+pub fn run_from(
+    settings: &Settings,
+    opts: PassOptions,
+    now: Timestamp,
+    source: &mut dyn Source,
 ) -> Result<PassResult, PassError> {
     let started = Instant::now();
     let state_dir = &settings.state_dir;
@@ -254,22 +306,7 @@ pub fn run(
         }
     }
 
-    let shortest = settings.shortest_retention();
-    let cutoff = now.checked_sub(shortest).ok();
-    let request = ScanRequest {
-        roots: &settings.roots,
-        now,
-        future_slack: settings.safety.future_slack,
-        collect_before: vec![cutoff; settings.roots.len()],
-        defer_young: true,
-        zone: &settings.timezone,
-        threads: if opts.threads == 0 {
-            scan::default_threads()
-        } else {
-            opts.threads
-        },
-    };
-    let mut scan = scan::scan(&request);
+    let mut scan = source.scan();
 
     let root_paths: Vec<&std::path::Path> =
         settings.roots.iter().map(|r| r.path.as_path()).collect();
@@ -306,7 +343,7 @@ pub fn run(
         .zip(&need)
         .any(|(r, &n)| r.recognised < n && !r.deferred.is_empty())
     {
-        scan::count_deferred(&request, &mut scan, &need);
+        source.count_more(&mut scan, &need);
     }
     let mut forced = Vec::new();
     for (&root, &planned) in &per_root {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
-use crate::clip::{Clip, ClipDir};
+use crate::clip::{Brief, Clip, ClipDir};
 use crate::config::Root;
 use crate::holds::marker::MarkerFile;
 
@@ -32,6 +32,9 @@ pub struct ScanRequest<'a> {
     /// Put directories the layout proves too young aside unread (see [`count_deferred`])
     /// instead of counting their clips now.
     pub defer_young: bool,
+    /// Collect clips as compact [`Brief`]s grouped by directory (the daemon's index) instead
+    /// of [`Clip`]s.
+    pub index: bool,
     /// The zone for local times written in markers.
     pub zone: &'a TimeZone,
     pub threads: usize,
@@ -125,7 +128,16 @@ pub struct Scan {
     /// Camera names by [`crate::clip::CameraId`].
     pub cameras: Vec<String>,
     pub clips: Vec<Clip>,
+    /// With [`ScanRequest::index`]: the collected clips, by directory.
+    pub indexed: Vec<IndexedDir>,
     pub markers: Vec<FoundMarker>,
+}
+
+/// One directory's clips for the daemon's index.
+#[derive(Debug)]
+pub struct IndexedDir {
+    pub dir: Arc<ClipDir>,
+    pub clips: Vec<Brief>,
 }
 
 impl Scan {

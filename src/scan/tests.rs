@@ -37,6 +37,7 @@ fn run(roots: &[Root], collect_before: Option<Timestamp>, threads: usize) -> Sca
         future_slack: SignedDuration::from_mins(10),
         collect_before: vec![collect_before; roots.len()],
         defer_young: false,
+        index: false,
         zone: &TimeZone::UTC,
         threads,
     })
@@ -293,6 +294,7 @@ fn young_directories_can_be_deferred_and_counted_only_as_far_as_needed() {
         future_slack: SignedDuration::from_mins(10),
         collect_before: vec![Some("2026-11-22T12:00:00Z".parse().unwrap())],
         defer_young: true,
+        index: false,
         zone: &TimeZone::UTC,
         threads: 2,
     };
@@ -317,4 +319,43 @@ fn young_directories_can_be_deferred_and_counted_only_as_far_as_needed() {
     assert_eq!(s.roots[0].recognised, 18 + 8 + 2);
     assert!(s.roots[0].is_complete());
     assert_eq!(names(&s).len(), 18, "counting collects nothing");
+}
+
+#[test]
+fn index_mode_gives_compact_clips_by_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    frigate_tree(dir.path());
+    let roots = [root(dir.path(), Layout::frigate())];
+    let s = scan(&ScanRequest {
+        roots: &roots,
+        now: now(),
+        future_slack: SignedDuration::from_mins(10),
+        collect_before: vec![None],
+        defer_young: false,
+        index: true,
+        zone: &TimeZone::UTC,
+        threads: 2,
+    });
+    assert!(s.clips.is_empty());
+    let total: usize = s.indexed.iter().map(|d| d.clips.len()).sum();
+    assert_eq!(total as u64, s.roots[0].recognised);
+    let front = s
+        .indexed
+        .iter()
+        .find(|d| &*d.dir.rel == b"2026-11-20/07/front")
+        .unwrap();
+    let names: Vec<&[u8]> = front.clips.iter().map(|b| &*b.name).collect();
+    assert_eq!(
+        names,
+        [&b"00.00.mp4"[..], b"00.10.mp4"],
+        "sorted by time; strays are not clips"
+    );
+    assert_eq!(
+        front.clips[1].recorded,
+        "2026-11-20T07:00:10Z"
+            .parse::<Timestamp>()
+            .unwrap()
+            .as_second()
+    );
+    assert_eq!(front.clips[0].size, 1);
 }

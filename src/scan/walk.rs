@@ -9,8 +9,10 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use jiff::Timestamp;
 
-use super::{Deferred, FoundMarker, FsId, MAX_SAMPLES, RootScan, Scan, ScanError, ScanRequest};
-use crate::clip::{CameraId, Clip, ClipDir};
+use super::{
+    Deferred, FoundMarker, FsId, IndexedDir, MAX_SAMPLES, RootScan, Scan, ScanError, ScanRequest,
+};
+use crate::clip::{Brief, CameraId, Clip, ClipDir, Name};
 use crate::dirent::{DirReader, Entry, Kind};
 use crate::fsx::{self, FileKind};
 use crate::holds::marker;
@@ -122,6 +124,9 @@ struct Worker<'r> {
     camera_cache: HashMap<Box<[u8]>, CameraId>,
     roots: Vec<RootScan>,
     clips: Vec<Clip>,
+    indexed: Vec<IndexedDir>,
+    /// The directory being read's clips, in index mode.
+    briefs: Vec<Brief>,
     markers: Vec<FoundMarker>,
     children: Vec<Job>,
     /// Put provably young directories aside instead of reading them.
@@ -227,6 +232,8 @@ fn drain<'r>(
                         camera_cache: HashMap::new(),
                         roots: vec![RootScan::default(); req.roots.len()],
                         clips: Vec::new(),
+                        indexed: Vec::new(),
+                        briefs: Vec::new(),
                         markers: Vec::new(),
                         children: Vec::new(),
                         defer,
@@ -275,6 +282,7 @@ fn merge(scan: &mut Scan, results: Vec<Worker<'_>>) {
             total.deferred.extend(part.deferred);
         }
         scan.clips.extend(w.clips);
+        scan.indexed.extend(w.indexed);
         scan.markers.extend(w.markers);
     }
     for r in &mut scan.roots {
@@ -334,6 +342,14 @@ impl Worker<'_> {
         }
         let fd = Arc::new(fd);
         let result = reader.for_each(fd.as_fd(), |e| self.entry(&job, &fd, e));
+        if !self.briefs.is_empty() {
+            let mut clips = std::mem::take(&mut self.briefs);
+            clips.sort_by_key(|b| b.recorded);
+            self.indexed.push(IndexedDir {
+                dir: job.dir.clone(),
+                clips,
+            });
+        }
         if let Err(e) = result {
             self.roots[root_idx].errors.push(ScanError {
                 path: job.dir.path(&root.path),
@@ -503,6 +519,16 @@ impl Worker<'_> {
                 }
             },
         };
+        if self.req.index {
+            self.briefs.push(Brief {
+                name: Name::new(name),
+                recorded: recorded.as_second(),
+                mtime: meta.mtime.as_second(),
+                size: meta.size,
+                camera,
+            });
+            return;
+        }
         self.clips.push(Clip {
             dir: job.dir.clone(),
             name: name.into(),
