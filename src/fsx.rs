@@ -62,6 +62,32 @@ impl FileMeta {
         }
     }
 
+    /// The same from `std`'s metadata (taken without following links).
+    pub fn from_std(m: &std::fs::Metadata) -> FileMeta {
+        use std::os::unix::fs::MetadataExt;
+        let ts = |s: i64, ns: i64| Timestamp::new(s, ns as i32).unwrap_or(Timestamp::UNIX_EPOCH);
+        let t = m.file_type();
+        let kind = if t.is_file() {
+            FileKind::File
+        } else if t.is_dir() {
+            FileKind::Dir
+        } else if t.is_symlink() {
+            FileKind::Symlink
+        } else {
+            FileKind::Other
+        };
+        FileMeta {
+            ino: m.ino(),
+            dev: m.dev(),
+            size: m.size(),
+            kind,
+            mtime: ts(m.mtime(), m.mtime_nsec()),
+            ctime: ts(m.ctime(), m.ctime_nsec()),
+            uid: m.uid(),
+            gid: m.gid(),
+        }
+    }
+
     pub fn is_file(&self) -> bool {
         self.kind == FileKind::File
     }

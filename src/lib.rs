@@ -8,6 +8,7 @@ pub mod atomic;
 pub mod audit;
 pub mod clip;
 pub mod config;
+pub mod daemon;
 pub mod digest;
 pub mod dirent;
 pub mod execute;

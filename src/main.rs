@@ -17,14 +17,40 @@ fn main() -> ExitCode {
         (false, 1) => "info",
         (false, _) => "debug",
     };
-    let filter =
-        EnvFilter::try_from_env("CLIPWARDEN_LOG").unwrap_or_else(|_| EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let daemon = matches!(args.command, cli::Command::Run);
+    // The daemon logs at info by default: its log is how an operator follows it.
+    let level = if daemon && level == "warn" {
+        "info"
+    } else {
+        level
+    };
+    let filter = EnvFilter::try_from_env("CLIPWARDEN_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},notify=warn")));
+    let journal = daemon
+        .then(stderr_is_journal)
+        .unwrap_or(false)
+        .then(|| tracing_journald::layer().ok())
+        .flatten();
+    match journal {
+        Some(layer) => {
+            use tracing_subscriber::layer::SubscriberExt;
+            use tracing_subscriber::util::SubscriberInitExt;
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(
+                    layer
+                        .with_field_prefix(None)
+                        .with_syslog_identifier("clipwarden".into()),
+                )
+                .init();
+        }
+        None => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
 
     match cli::run(args) {
         Ok(code) => ExitCode::from(code as u8),
@@ -52,4 +78,20 @@ fn describe(err: &anyhow::Error) -> String {
         }
     }
     msg
+}
+
+/// True when systemd connected stderr to the journal (`$JOURNAL_STREAM` names its device and
+/// inode): then logs go to journald with their structured fields.
+fn stderr_is_journal() -> bool {
+    let Ok(stream) = std::env::var("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = stream.split_once(':') else {
+        return false;
+    };
+    let Ok(st) = nix::sys::stat::fstat(std::io::stderr()) else {
+        return false;
+    };
+    let meta = clipwarden::fsx::FileMeta::from_stat(&st);
+    dev.parse::<u64>().ok() == Some(meta.dev) && ino.parse::<u64>().ok() == Some(meta.ino)
 }

@@ -48,6 +48,9 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The daemon (a systemd service): keep the roots' view current from filesystem events
+    /// and delete clips as their time comes.
+    Run,
     /// One pass: scan the roots, delete what is due, then exit.
     Sweep {
         /// Show what would be deleted, delete nothing, write nothing.
@@ -201,6 +204,13 @@ pub enum AuditCommand {
 pub fn run(cli: Cli) -> Result<Code> {
     match &cli.command {
         Command::Demo { dir } => demo::run(&cli, dir.as_deref()),
+        Command::Run => {
+            // A bad config exits 2 here, before READY, and systemd does not restart-loop on it.
+            let path = config_path(&cli)?;
+            let settings = load(&cli)?;
+            clipwarden::daemon::run(&path, settings)?;
+            Ok(Code::Ok)
+        }
         Command::Sweep { dry_run, force } => sweep::run(&cli, &load(&cli)?, *dry_run, *force),
         Command::Status => status::run(&cli, &load(&cli)?),
         Command::Clips { camera, from, to } => {

@@ -239,6 +239,39 @@ impl Layout {
         Some((lo.checked_sub(margin).ok()?, hi.checked_add(margin).ok()?))
     }
 
+    /// Reads a root-relative path the way the scanner would reach it: every directory level
+    /// must fit, and with `file` the last component must fit as a clip name. Gives the fields
+    /// read and the camera name's byte range in `rel`, or `None` for a path that does not fit.
+    pub fn locate(
+        &self,
+        rel: &[u8],
+        file: bool,
+        exts: &[Box<[u8]>],
+    ) -> Option<(Partial, Option<(usize, usize)>)> {
+        let mut partial = Partial::default();
+        let mut camera = None;
+        let mut start = 0;
+        let parts: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
+        for (level, part) in parts.iter().enumerate() {
+            let last = level + 1 == parts.len();
+            let want_file = last && file;
+            let ok = match self.expect(level) {
+                Expect::Dir => !want_file,
+                Expect::File => want_file || self.is_mtime(),
+                Expect::Nothing => false,
+            };
+            if !ok {
+                return None;
+            }
+            let m = self.match_name(level, part, exts, &mut partial)?;
+            if let Some((a, b)) = m.camera {
+                camera = Some((start + a, start + b));
+            }
+            start += part.len() + 1;
+        }
+        Some((partial, camera))
+    }
+
     /// True when a date or time field appears at this level, so a directory here narrows time.
     pub fn level_has_time(&self, level: usize) -> bool {
         match &self.shape {

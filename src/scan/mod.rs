@@ -157,6 +157,30 @@ pub fn count_deferred(req: &ScanRequest<'_>, scan: &mut Scan, need: &[u64]) {
     walk::count_deferred(req, scan, need);
 }
 
+/// Walks one directory below a root (and all below it), given what the path to it says.
+pub fn scan_subtree(
+    req: &ScanRequest<'_>,
+    dir: Arc<ClipDir>,
+    partial: crate::layout::Partial,
+    camera: Option<&[u8]>,
+) -> Scan {
+    walk::run_subtree(req, dir, partial, camera)
+}
+
+/// The filesystem a root lives on: its device and `statvfs` filesystem id.
+pub fn fs_id(path: &std::path::Path) -> std::io::Result<FsId> {
+    use std::os::fd::AsFd;
+    let fd = crate::fsx::open_root(path)?;
+    let meta = crate::fsx::stat_fd(fd.as_fd())?;
+    let vfs = nix::sys::statvfs::fstatvfs(&fd).map_err(std::io::Error::from)?;
+    #[allow(clippy::useless_conversion)] // c_ulong is 32 bits on armv7
+    let fsid = u64::from(vfs.filesystem_id());
+    Ok(FsId {
+        dev: meta.dev,
+        fsid,
+    })
+}
+
 /// A sensible thread count: the machine's cores, at most eight (directory reads stop scaling
 /// long before that on one disk).
 pub fn default_threads() -> usize {

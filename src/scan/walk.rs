@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use jiff::Timestamp;
 
 use super::{
-    Deferred, FoundMarker, FsId, IndexedDir, MAX_SAMPLES, RootScan, Scan, ScanError, ScanRequest,
+    Deferred, FoundMarker, IndexedDir, MAX_SAMPLES, RootScan, Scan, ScanError, ScanRequest,
 };
 use crate::clip::{Brief, CameraId, Clip, ClipDir, Name};
 use crate::dirent::{DirReader, Entry, Kind};
@@ -144,25 +144,16 @@ pub(super) fn run(req: &ScanRequest<'_>) -> Scan {
     let mut jobs = Vec::new();
     for (i, root) in req.roots.iter().enumerate().rev() {
         let i16 = u16::try_from(i).expect("fewer than 65536 roots");
-        match fsx::open_root(&root.path).and_then(|fd| {
-            let meta = fsx::stat_fd(fd.as_fd())?;
-            let vfs = nix::sys::statvfs::fstatvfs(&fd).map_err(std::io::Error::from)?;
-            Ok((meta, vfs))
-        }) {
-            Ok((meta, vfs)) => {
-                #[allow(clippy::useless_conversion)] // c_ulong is 32 bits on armv7
-                let fsid = u64::from(vfs.filesystem_id());
-                roots[i].fs = Some(FsId {
-                    dev: meta.dev,
-                    fsid,
-                });
+        match super::fs_id(&root.path) {
+            Ok(fs) => {
+                roots[i].fs = Some(fs);
                 jobs.push(Job {
                     dir: ClipDir::root(i16),
                     open: Open::Root,
                     partial: Partial::default(),
                     camera: None,
                     young: false,
-                    dev: meta.dev,
+                    dev: fs.dev,
                 });
             }
             Err(e) => roots[i].unavailable = Some(e.to_string()),
@@ -177,6 +168,43 @@ pub(super) fn run(req: &ScanRequest<'_>) -> Scan {
     merge(&mut scan, results);
     scan.cameras = cameras.table.into_inner().expect("camera table poisoned").0;
     fill_mtime_spans(&mut scan.clips, req);
+    scan
+}
+
+/// Walks one directory below a root and everything under it, as if reached from the root:
+/// `partial` and `camera` are what the path to it says.
+pub(super) fn run_subtree(
+    req: &ScanRequest<'_>,
+    dir: Arc<ClipDir>,
+    partial: Partial,
+    camera: Option<&[u8]>,
+) -> Scan {
+    let root = usize::from(dir.root);
+    let mut scan = Scan {
+        roots: vec![RootScan::default(); req.roots.len()],
+        ..Scan::default()
+    };
+    let fs = match super::fs_id(&req.roots[root].path) {
+        Ok(fs) => fs,
+        Err(e) => {
+            scan.roots[root].unavailable = Some(e.to_string());
+            return scan;
+        }
+    };
+    scan.roots[root].fs = Some(fs);
+    let cameras = Cameras::default();
+    let camera = camera.map(|c| cameras.intern(&mut HashMap::new(), c));
+    let job = Job {
+        dir,
+        open: Open::FromRoot,
+        partial,
+        camera,
+        young: false,
+        dev: fs.dev,
+    };
+    let results = drain(req, vec![job], &cameras, false, None);
+    merge(&mut scan, results);
+    scan.cameras = cameras.table.into_inner().expect("camera table poisoned").0;
     scan
 }
 

@@ -1,0 +1,732 @@
+//! `clipwarden run`: the pipeline kept warm. One full scan at start, then the index follows
+//! filesystem events; the loop sleeps until the next clip is due (or a reconcile, a watchdog
+//! ping, an anchor), and every deletion is a pass through the same planner, guards, executor
+//! and audit log as `sweep`.
+
+mod anchor;
+mod events;
+mod index;
+mod sdnotify;
+mod source;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
+use notify::Watcher;
+
+use crate::clip::{Brief, Clip};
+use crate::config::Settings;
+use crate::execute::Outcome;
+use crate::holds::Holds;
+use crate::holds::registry::Registry;
+use crate::pass::{self, PassOptions, PassResult};
+use crate::policy::{self, Rules};
+use crate::scan::{self, ScanRequest};
+pub use anchor::MESSAGE_ID;
+use index::{Index, NEVER};
+
+/// How long deletions of clips that fall due one by one are gathered into one pass: an SD
+/// card should not see a pass (and its fsyncs) per clip.
+const BATCH_EVERY: Duration = Duration::from_secs(30);
+/// Most clips one pass takes, so a stop request is never kept waiting long.
+const BATCH_MAX: usize = 10_000;
+/// After a refused or failed pass, when its clips are tried again.
+const BACKOFF: i64 = 600;
+/// The longest the loop sleeps: a wall-clock jump is noticed within this.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// Anchors go to the journal at least this often.
+const ANCHOR_EVERY: Duration = Duration::from_secs(15 * 60);
+
+enum Msg {
+    Fs(notify::Result<notify::Event>),
+    Signal(i32),
+}
+
+/// What the daemon tells an operator is wrong, by kind, replaced when the same kind recurs.
+#[derive(Default)]
+struct Alarms(BTreeMap<&'static str, String>);
+
+impl Alarms {
+    fn raise(&mut self, kind: &'static str, message: String) {
+        if self.0.get(kind) != Some(&message) {
+            tracing::error!(alarm = kind, "{message}");
+        }
+        self.0.insert(kind, message);
+    }
+
+    fn clear(&mut self, kind: &'static str) {
+        self.0.remove(kind);
+    }
+}
+
+struct Daemon {
+    config_path: PathBuf,
+    settings: Settings,
+    index: Index,
+    holds: Holds,
+    notifier: sdnotify::Notifier,
+    alarms: Alarms,
+    deleted: BTreeMap<&'static str, u64>,
+    refusals: BTreeMap<&'static str, u64>,
+    overflow: Arc<AtomicBool>,
+    watcher: Option<notify::RecommendedWatcher>,
+    /// Watches failed (inotify limits): rescan every this often instead.
+    polling: Option<Duration>,
+    tx: SyncSender<Msg>,
+    next_reconcile: Instant,
+    next_anchor: Instant,
+    next_watchdog: Option<Instant>,
+    last_batch: Option<Instant>,
+    /// A clip arrived already due: the next batch need not wait for the gathering window.
+    urgent: bool,
+    last_pass: Option<(Timestamp, Duration)>,
+    clock: (Instant, Timestamp),
+    config_valid: bool,
+    stop: bool,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT. The config is already validated.
+pub fn run(config_path: &Path, settings: Settings) -> anyhow::Result<()> {
+    let (tx, rx) = sync_channel::<Msg>(8192);
+    let signals_tx = tx.clone();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])?;
+    std::thread::spawn(move || {
+        for s in signals.forever() {
+            if signals_tx.send(Msg::Signal(s)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut notifier = sdnotify::Notifier::from_env();
+    let started = Instant::now();
+    let mut d = Daemon {
+        config_path: config_path.to_path_buf(),
+        index: Index::default(),
+        holds: Holds::default(),
+        alarms: Alarms::default(),
+        deleted: BTreeMap::new(),
+        refusals: BTreeMap::new(),
+        overflow: Arc::new(AtomicBool::new(false)),
+        watcher: None,
+        polling: None,
+        tx,
+        next_reconcile: started,
+        next_anchor: started,
+        next_watchdog: notifier.watchdog.map(|_| started),
+        last_batch: None,
+        urgent: false,
+        last_pass: None,
+        clock: (started, Timestamp::now()),
+        config_valid: true,
+        stop: false,
+        notifier: sdnotify::Notifier::from_env(),
+        settings,
+    };
+    std::mem::swap(&mut d.notifier, &mut notifier);
+    d.watch();
+    d.reconcile();
+    d.batch(true);
+    let status = d.status_line();
+    d.notifier.ready(&status);
+    tracing::info!(
+        clips = d.index.clip_count(),
+        seconds = started.elapsed().as_secs_f64(),
+        "ready"
+    );
+    d.main_loop(&rx);
+    d.notifier.stopping();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+impl Daemon {
+    fn main_loop(&mut self, rx: &Receiver<Msg>) {
+        while !self.stop {
+            let wake = self.next_wake();
+            let timeout = wake.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(timeout) {
+                Ok(msg) => {
+                    self.handle(msg);
+                    // Take whatever else is queued before acting on it.
+                    while let Ok(msg) = rx.try_recv() {
+                        self.handle(msg);
+                        if self.stop {
+                            break;
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if self.stop {
+                break;
+            }
+            self.tick();
+        }
+    }
+
+    /// Everything time-driven: watchdog, clock jumps, overflows, reconciles, due clips,
+    /// anchors, status.
+    fn tick(&mut self) {
+        let now_i = Instant::now();
+        if let Some(at) = self.next_watchdog
+            && now_i >= at
+        {
+            self.notifier.watchdog_ping();
+            self.next_watchdog = self.notifier.watchdog.map(|w| now_i + w);
+        }
+        self.check_clock();
+        if self.overflow.swap(false, Ordering::Relaxed) {
+            tracing::warn!("filesystem event queue overflowed: rescanning");
+            self.next_reconcile = now_i;
+        }
+        if now_i >= self.next_reconcile {
+            self.reconcile();
+        }
+        let batch_ready = self.urgent || self.last_batch.is_none_or(|t| now_i >= t + BATCH_EVERY);
+        if batch_ready
+            && self
+                .index
+                .next_due()
+                .is_some_and(|d| d <= Timestamp::now().as_second())
+        {
+            self.batch(false);
+        }
+        if now_i >= self.next_anchor {
+            self.anchor();
+        }
+        let status = self.status_line();
+        self.notifier.status(&status);
+    }
+
+    fn next_wake(&self) -> Instant {
+        let now_i = Instant::now();
+        let mut wake = now_i + MAX_SLEEP;
+        wake = wake.min(self.next_reconcile).min(self.next_anchor);
+        if let Some(w) = self.next_watchdog {
+            wake = wake.min(w);
+        }
+        if let Some(due) = self.index.next_due() {
+            let secs = due.saturating_sub(Timestamp::now().as_second()).max(0) as u64;
+            let mut at = now_i + Duration::from_secs(secs);
+            if let Some(last) = self.last_batch.filter(|_| !self.urgent) {
+                at = at.max(last + BATCH_EVERY);
+            }
+            wake = wake.min(at);
+        }
+        wake
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Signal(signal_hook::consts::SIGHUP) => self.reload(),
+            Msg::Signal(_) => {
+                tracing::info!("stop requested");
+                self.stop = true;
+            }
+            Msg::Fs(Ok(event)) => self.on_event(event),
+            Msg::Fs(Err(e)) => {
+                tracing::warn!(error = %e, "filesystem watch error: rescanning");
+                self.next_reconcile = Instant::now();
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: notify::Event) {
+        use notify::EventKind;
+        use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
+        if event.need_rescan() {
+            self.overflow.store(true, Ordering::Relaxed);
+            return;
+        }
+        // Opens and reads change nothing (and include this daemon's own scans); a directory
+        // needs reading only when it arrives.
+        let arrived = match event.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => false,
+            EventKind::Access(_) => return,
+            EventKind::Create(CreateKind::Folder | CreateKind::Any) => true,
+            EventKind::Modify(ModifyKind::Name(_)) => true,
+            _ => false,
+        };
+        let registry = Registry::new(&self.settings.state_dir);
+        if event.paths.iter().any(|p| p.starts_with(registry.dir())) {
+            self.holds_changed();
+            return;
+        }
+        let now = Timestamp::now();
+        let mut change = events::Change::default();
+        let settings = &self.settings;
+        let due = |camera: &str, b: &Brief| {
+            b.recorded
+                .saturating_add(settings.retention_for(camera).as_secs())
+        };
+        for p in &event.paths {
+            change.merge(events::refresh(
+                &mut self.index,
+                settings,
+                p,
+                now,
+                arrived,
+                &due,
+            ));
+        }
+        if change.rescan {
+            self.next_reconcile = Instant::now();
+        }
+        self.urgent |= change.due_now;
+        if !change.gone.is_empty() {
+            self.vanished(change.gone, now);
+        }
+        if change.markers {
+            self.holds_changed();
+        }
+    }
+
+    /// Markers or registry holds changed: rebuild the holds view, and let every clip be
+    /// decided again (what a hold pushed out may be due now).
+    fn holds_changed(&mut self) {
+        self.rebuild_holds();
+        self.redue();
+    }
+
+    /// Every clip's next decision, from the holds view: a held clip is not looked at again
+    /// until its hold ends or it reaches the cap.
+    fn redue(&mut self) {
+        let rules = pass::rules_for(&self.settings, &self.index.cameras);
+        let (holds, now) = (&self.holds, Timestamp::now());
+        let mut cov = Vec::new();
+        self.index.reset_dues(|dir, b| {
+            let clip = clip_of(dir, b);
+            cov.clear();
+            holds.covering(&clip, &mut cov);
+            match policy::expires(&clip, &cov, holds, &rules, now) {
+                Some(t) => t.as_second(),
+                None if clip.recorded > now => b.recorded,
+                None => NEVER,
+            }
+        });
+    }
+
+    fn rebuild_holds(&mut self) {
+        let roots: Vec<&Path> = self
+            .settings
+            .roots
+            .iter()
+            .map(|r| r.path.as_path())
+            .collect();
+        let markers: Vec<_> = self.index.markers.values().cloned().collect();
+        let mut holds =
+            Holds::from_markers(&markers, self.settings.holds.marker_owners.as_ref(), &roots);
+        match Registry::new(&self.settings.state_dir).load() {
+            Ok(reg) => {
+                holds.add_registry(&reg, &self.index.cameras, &roots);
+                self.alarms.clear("registry");
+            }
+            Err(e) => self.alarms.raise(
+                "registry",
+                format!("{e}: nothing is deleted until it is readable"),
+            ),
+        }
+        match holds.alarms.first() {
+            Some(a) => self.alarms.raise("marker", a.clone()),
+            None => self.alarms.clear("marker"),
+        }
+        self.holds = holds;
+    }
+
+    /// Clips gone without this daemon deleting them: a held one is evidence lost by another
+    /// hand, which the audit log and the operator must hear about.
+    fn vanished(&mut self, gone: Vec<(Arc<crate::clip::ClipDir>, index::Entry)>, now: Timestamp) {
+        let mut lost = Vec::new();
+        let mut cov = Vec::new();
+        for (dir, e) in gone {
+            let clip = clip_of(&dir, &e.brief);
+            cov.clear();
+            self.holds.covering(&clip, &mut cov);
+            let active: Vec<String> = cov
+                .iter()
+                .filter(|&&h| self.holds.get(h).is_active(now))
+                .map(|&h| self.holds.get(h).label.clone())
+                .collect();
+            if !active.is_empty() {
+                let root = &self.settings.roots[usize::from(dir.root)].path;
+                lost.push((crate::human::escape_path(&clip.path(root)), active));
+            }
+        }
+        if lost.is_empty() {
+            return;
+        }
+        #[derive(serde::Serialize)]
+        struct Vanished<'a> {
+            path: &'a str,
+            holds: &'a [String],
+        }
+        if let Ok(lock) =
+            crate::lock::StateLock::acquire(&self.settings.state_dir, Duration::from_secs(5))
+            && let Ok(mut audit) = crate::audit::AuditLog::open(&lock, now)
+        {
+            for (path, holds) in &lost {
+                let _ = audit.append(now, "clip_vanished", &Vanished { path, holds });
+            }
+            let _ = audit.sync();
+        }
+        self.alarms.raise(
+            "clip_vanished",
+            format!(
+                "{} held clip(s) vanished without clipwarden deleting them, e.g. {}: another program is deleting evidence",
+                lost.len(),
+                lost[0].0
+            ),
+        );
+    }
+
+    /// A full rescan: the index is rebuilt from the filesystem.
+    fn reconcile(&mut self) {
+        let started = Instant::now();
+        let now = Timestamp::now();
+        let req = ScanRequest {
+            roots: &self.settings.roots,
+            now,
+            future_slack: self.settings.safety.future_slack,
+            collect_before: vec![None; self.settings.roots.len()],
+            defer_young: false,
+            index: true,
+            zone: &self.settings.timezone,
+            threads: scan::default_threads(),
+        };
+        let found = scan::scan(&req);
+        for (cfg, r) in self.settings.roots.iter().zip(&found.roots) {
+            if let Some(e) = &r.unavailable {
+                self.alarms.raise(
+                    "root",
+                    format!("root {} is unavailable: {e}", cfg.path.display()),
+                );
+            }
+        }
+        if found.roots.iter().all(|r| r.unavailable.is_none()) {
+            self.alarms.clear("root");
+        }
+        self.index = Index::from_scan(found, |_, _| NEVER);
+        self.rebuild_holds();
+        self.redue();
+        self.check_writable();
+        let jitter = jitter(self.settings.reconcile_interval);
+        let every = self
+            .polling
+            .unwrap_or(duration(self.settings.reconcile_interval));
+        self.next_reconcile =
+            Instant::now() + every.min(duration(self.settings.reconcile_interval)) + jitter;
+        tracing::info!(
+            clips = self.index.clip_count(),
+            seconds = started.elapsed().as_secs_f64(),
+            "reconciled"
+        );
+    }
+
+    /// One pass over the clips that are due.
+    fn batch(&mut self, startup: bool) {
+        let now = Timestamp::now();
+        self.last_batch = Some(Instant::now());
+        self.urgent = false;
+        let due = self.index.due(now.as_second(), BATCH_MAX);
+        if due.is_empty() && !startup {
+            return;
+        }
+        let started = Instant::now();
+        let mut source = source::Due {
+            index: &self.index,
+            settings: &self.settings,
+            batch: due,
+            gone: Vec::new(),
+        };
+        let result = pass::run_from(&self.settings, PassOptions::default(), now, &mut source);
+        let (batch, gone) = (
+            std::mem::take(&mut source.batch),
+            std::mem::take(&mut source.gone),
+        );
+        for (dir, b) in gone {
+            self.index.remove(dir.root, &dir.rel, &b.name);
+        }
+        match result {
+            Ok(r) => {
+                self.after_pass(&r, now);
+                self.last_pass = Some((now, started.elapsed()));
+                self.anchor();
+            }
+            Err(e) => {
+                self.alarms
+                    .raise("pass", format!("a deletion pass failed: {e}"));
+                for (dir, b) in batch {
+                    self.index
+                        .set_due(dir.root, &dir.rel, &b.name, now.as_second() + BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Brings the index in line with what a pass did and decided.
+    fn after_pass(&mut self, r: &PassResult, now: Timestamp) {
+        self.alarms.clear("pass");
+        match r.refused.first() {
+            Some(x) => {
+                *self.refusals.entry(x.refusal.guard()).or_default() += 1;
+                self.alarms.raise("guard", x.refusal.explain());
+            }
+            None => self.alarms.clear("guard"),
+        }
+        for a in &r.alarms {
+            self.alarms.raise("pass_alarm", a.clone());
+        }
+        let report = r.report.as_ref();
+        let mut cov = Vec::new();
+        for (i, a) in r.plan.actions.iter().enumerate() {
+            let c = &r.scan.clips[a.clip];
+            match report.and_then(|rep| rep.outcomes[i].as_ref()) {
+                Some(Outcome::Deleted { reason, .. }) => {
+                    *self.deleted.entry(reason.as_str()).or_default() += 1;
+                    self.index.remove(c.root(), &c.dir.rel, &c.name);
+                }
+                // Refused, kept at the last moment, or failed: look again later.
+                _ => self
+                    .index
+                    .set_due(c.root(), &c.dir.rel, &c.name, now.as_second() + BACKOFF),
+            }
+        }
+        // Every other clip of the batch stays: its next decision is when it next expires.
+        let planned: std::collections::HashSet<usize> =
+            r.plan.actions.iter().map(|a| a.clip).collect();
+        for (i, c) in r
+            .scan
+            .clips
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !planned.contains(i))
+        {
+            cov.clear();
+            r.holds.covering(c, &mut cov);
+            let next = next_due(c, &cov, &r.holds, &r.rules, now);
+            self.index.set_due(c.root(), &c.dir.rel, &c.name, next);
+            let _ = i;
+        }
+    }
+
+    fn anchor(&mut self) {
+        match anchor::write(&self.settings.state_dir, Timestamp::now()) {
+            Ok(_) => {
+                self.next_anchor = Instant::now() + ANCHOR_EVERY;
+                self.alarms.clear("audit");
+            }
+            Err(e) => {
+                self.alarms
+                    .raise("audit", format!("cannot anchor the audit log: {e}"));
+                self.next_anchor = Instant::now() + Duration::from_secs(60);
+            }
+        }
+    }
+
+    /// SIGHUP: a config that fails validation is rejected and the running one stays.
+    fn reload(&mut self) {
+        self.notifier.reloading();
+        match crate::config::load(&self.config_path) {
+            Ok(new) => {
+                let roots_changed = new.roots.iter().map(|r| &r.path).ne(self
+                    .settings
+                    .roots
+                    .iter()
+                    .map(|r| &r.path));
+                self.settings = new;
+                self.config_valid = true;
+                self.alarms.clear("config");
+                tracing::info!(roots_changed, "config reloaded");
+                if roots_changed {
+                    self.watch();
+                }
+                self.next_reconcile = Instant::now();
+            }
+            Err(e) => {
+                self.config_valid = false;
+                self.alarms.raise(
+                    "config",
+                    format!("config reload rejected, the running config stays: {e}"),
+                );
+            }
+        }
+        let status = self.status_line();
+        self.notifier.send(&format!("READY=1\nSTATUS={status}"));
+    }
+
+    /// Sets up inotify watches on the roots and the registry. If the kernel's watch limit is
+    /// reached, says which sysctl to raise and falls back to periodic rescans.
+    fn watch(&mut self) {
+        let tx = self.tx.clone();
+        let overflow = self.overflow.clone();
+        let handler = move |res: notify::Result<notify::Event>| {
+            if tx.try_send(Msg::Fs(res)).is_err() {
+                // The loop is behind: the events are lost, so the view must be rebuilt.
+                overflow.store(true, Ordering::Relaxed);
+            }
+        };
+        let config = notify::Config::default().with_follow_symlinks(false);
+        let mut watcher = match notify::RecommendedWatcher::new(handler, config) {
+            Ok(w) => w,
+            Err(e) => {
+                self.fall_back(format!("cannot start inotify: {e}"));
+                return;
+            }
+        };
+        let registry = Registry::new(&self.settings.state_dir);
+        let _ = std::fs::create_dir_all(registry.dir());
+        let _ = watcher.watch(registry.dir(), notify::RecursiveMode::NonRecursive);
+        for r in &self.settings.roots {
+            if let Err(e) = watcher.watch(&r.path, notify::RecursiveMode::Recursive) {
+                let why = match e.kind {
+                    notify::ErrorKind::MaxFilesWatch => format!(
+                        "the inotify watch limit is reached watching {}: raise it (sysctl -w fs.inotify.max_user_watches=524288, and in /etc/sysctl.d/ to keep it)",
+                        r.path.display()
+                    ),
+                    _ => format!("cannot watch {}: {e}", r.path.display()),
+                };
+                self.fall_back(why);
+                self.watcher = Some(watcher);
+                return;
+            }
+        }
+        self.polling = None;
+        self.alarms.clear("watch");
+        self.watcher = Some(watcher);
+    }
+
+    fn fall_back(&mut self, why: String) {
+        self.alarms.raise(
+            "watch",
+            format!("{why}; falling back to a full rescan every 5 minutes"),
+        );
+        self.polling = Some(Duration::from_secs(300));
+        self.next_reconcile = self
+            .next_reconcile
+            .min(Instant::now() + Duration::from_secs(300));
+    }
+
+    /// Compares how far the wall clock moved with the monotonic clock: a jump is logged, and
+    /// the view is rebuilt, since every due time is a wall-clock time.
+    fn check_clock(&mut self) {
+        let (then_i, then_w) = self.clock;
+        let now_i = Instant::now();
+        let now_w = Timestamp::now();
+        let mono = now_i.duration_since(then_i).as_secs_f64();
+        let wall = now_w.duration_since(then_w).as_secs_f64();
+        if (wall - mono).abs() > 60.0 {
+            self.alarms.raise(
+                "clock",
+                format!(
+                    "the wall clock jumped by {:.0} s; the guards judge every pass",
+                    wall - mono
+                ),
+            );
+            self.next_reconcile = now_i;
+        }
+        self.clock = (now_i, now_w);
+    }
+
+    fn check_writable(&mut self) {
+        let bad: Vec<String> = self
+            .settings
+            .roots
+            .iter()
+            .filter(|r| nix::unistd::access(&r.path, nix::unistd::AccessFlags::W_OK).is_err())
+            .map(|r| r.path.display().to_string())
+            .collect();
+        if bad.is_empty() {
+            self.alarms.clear("root_writable");
+        } else {
+            self.alarms.raise(
+                "root_writable",
+                format!(
+                    "not writable, so nothing there can be deleted: {}",
+                    bad.join(", ")
+                ),
+            );
+        }
+    }
+
+    fn status_line(&self) -> String {
+        let now = Timestamp::now();
+        let retention = self.settings.retention.retention().as_secs();
+        let held = self
+            .index
+            .iter()
+            .filter(|(_, e)| e.due > e.brief.recorded + retention && e.due != NEVER)
+            .count();
+        let next = self
+            .index
+            .next_due()
+            .and_then(|d| Timestamp::from_second(d).ok())
+            .map_or_else(
+                || "none".into(),
+                |t| crate::human::relative(t.max(now), now),
+            );
+        let mut s = format!(
+            "{} clips, {} held past retention, next deletion {}",
+            self.index.clip_count(),
+            held,
+            next
+        );
+        if !self.alarms.0.is_empty() {
+            let kinds: Vec<&str> = self.alarms.0.keys().copied().collect();
+            s.push_str(&format!("; ALARM: {}", kinds.join(", ")));
+        }
+        s
+    }
+}
+
+/// When a clip that stays needs its next decision.
+fn next_due(c: &Clip, cov: &[u32], holds: &Holds, rules: &Rules, now: Timestamp) -> i64 {
+    match policy::expires(c, cov, holds, rules, now) {
+        Some(t) => t.as_second().max(now.as_second() + 1),
+        // It cannot be judged: from the future, look again once it is not; before 2020, never.
+        None if c.recorded > now => c.recorded.as_second(),
+        None => NEVER,
+    }
+}
+
+/// A Clip from what the index knows, for hold coverage (no fresh inode).
+fn clip_of(dir: &Arc<crate::clip::ClipDir>, b: &Brief) -> Clip {
+    let t = |s: i64| Timestamp::from_second(s).unwrap_or(Timestamp::UNIX_EPOCH);
+    Clip {
+        dir: dir.clone(),
+        name: b.name.to_vec().into_boxed_slice(),
+        camera: b.camera,
+        recorded: t(b.recorded),
+        span: (t(b.recorded), t(b.recorded.max(b.mtime))),
+        meta: crate::fsx::FileMeta {
+            ino: 0,
+            dev: 0,
+            size: b.size,
+            kind: crate::fsx::FileKind::File,
+            mtime: t(b.mtime),
+            ctime: t(b.mtime),
+            uid: 0,
+            gid: 0,
+        },
+    }
+}
+
+fn duration(d: SignedDuration) -> Duration {
+    Duration::from_secs(d.as_secs().max(0) as u64)
+}
+
+/// Up to a tenth of the interval, so a fleet's recorders do not rescan in step.
+fn jitter(interval: SignedDuration) -> Duration {
+    let span = (interval.as_secs().max(10) / 10) as u64;
+    let seed = std::process::id() as u64 ^ Timestamp::now().subsec_nanosecond() as u64;
+    Duration::from_secs(seed % span.max(1))
+}
