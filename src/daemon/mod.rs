@@ -418,6 +418,8 @@ impl Daemon {
         self.index = Index::from_scan(found, |_, _| NEVER);
         self.rebuild_holds();
         self.redue();
+        // What a rescan finds already due (after a reload, an overflow, a clock jump) goes now.
+        self.urgent |= self.index.next_due().is_some_and(|d| d <= now.as_second());
         self.check_writable();
         let jitter = jitter(self.settings.reconcile_interval);
         let every = self

@@ -1,0 +1,258 @@
+//! `clipwarden run` as systemd runs it: the real binary with a real NOTIFY_SOCKET, real
+//! inotify, real signals. Waits are bounded (so a broken daemon fails the test instead of
+//! hanging it) but nothing is asserted about how long anything took.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{DAY, Env};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+struct Daemon {
+    child: Child,
+    notify: UnixDatagram,
+    _sock_dir: tempfile::TempDir,
+    seen: Vec<String>,
+}
+
+impl Daemon {
+    fn start(env: &Env, watchdog_usec: Option<u64>) -> Daemon {
+        let sock_dir = tempfile::tempdir().unwrap();
+        let path = sock_dir.path().join("notify");
+        let notify = UnixDatagram::bind(&path).unwrap();
+        notify
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut cmd = env.command(&["run"]);
+        cmd.env("NOTIFY_SOCKET", &path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(w) = watchdog_usec {
+            cmd.env("WATCHDOG_USEC", w.to_string());
+        }
+        Daemon {
+            child: cmd.spawn().unwrap(),
+            notify,
+            _sock_dir: sock_dir,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a notify message containing `want`; panics after PATIENCE.
+    fn expect_message(&mut self, want: &str) -> String {
+        self.expect_matching(want, |m| m.contains(want))
+    }
+
+    /// Waits for a notify message for which `pred` holds; panics after PATIENCE.
+    fn expect_matching(&mut self, want: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok(n) = self.notify.recv(&mut buf) {
+                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                self.seen.push(msg.clone());
+                if pred(&msg) {
+                    return msg;
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "daemon exited ({status}) before sending {want:?}; seen {:?}",
+                    self.seen
+                );
+            }
+        }
+        panic!("no {want:?} from the daemon; seen {:?}", self.seen);
+    }
+
+    fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).unwrap();
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `cond` holds; panics after PATIENCE.
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Lays a Frigate clip down outside the root with its final mtime, then moves it in: the
+/// daemon sees a whole file appear at once, as a recorder's rename does.
+fn arrive(env: &Env, camera: &str, age: i64) -> PathBuf {
+    let staging = env.tmp.path().join("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    let at = env.frigate(camera, age);
+    let tmp = staging.join(at.file_name().unwrap());
+    std::fs::rename(&at, &tmp).unwrap();
+    std::fs::rename(&tmp, &at).unwrap();
+    at
+}
+
+fn gone(p: &Path) -> bool {
+    !p.exists()
+}
+
+#[test]
+fn ready_then_an_expired_clip_that_appears_is_deleted() {
+    let env = Env::new("\"frigate\"");
+    let young = env.frigate("front", DAY);
+    let mut d = Daemon::start(&env, None);
+    let ready = d.expect_message("READY=1");
+    assert!(ready.contains("STATUS=1 clips"), "{ready}");
+    let old = arrive(&env, "yard", 9 * DAY);
+    eventually("the expired clip to go", || gone(&old));
+    assert!(young.exists());
+    let deleted = env.events("clips_deleted");
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0]["reason"], "retention");
+    assert!(!env.events("anchor").is_empty(), "anchors after passes");
+    assert!(d.stop().success(), "SIGTERM stops it with exit 0");
+}
+
+#[test]
+fn a_new_marker_keeps_its_clips() {
+    let env = Env::new("\"frigate\"");
+    let mut d = Daemon::start(&env, None);
+    d.expect_message("READY=1");
+    // The marker is placed first, then its clip arrives; an unheld clip arrives after both.
+    let held_path = env.frigate("front", 9 * DAY);
+    let staging = env.tmp.path().join("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    let tmp = staging.join("held.mp4");
+    std::fs::rename(&held_path, &tmp).unwrap();
+    std::fs::write(held_path.with_extension("mp4.hold"), "case = \"D-1\"").unwrap();
+    std::fs::rename(&tmp, &held_path).unwrap();
+    let unheld = arrive(&env, "front", 9 * DAY + 600);
+    eventually("the unheld clip to go", || gone(&unheld));
+    assert!(held_path.exists(), "the held clip was deleted");
+    assert!(d.stop().success());
+}
+
+#[test]
+fn a_held_clip_deleted_by_another_hand_raises_the_alarm() {
+    let env = Env::new("\"frigate\"");
+    let held = env.frigate("front", 9 * DAY);
+    std::fs::write(held.with_extension("mp4.hold"), "case = \"D-2\"").unwrap();
+    let mut d = Daemon::start(&env, None);
+    d.expect_message("READY=1");
+    std::fs::remove_file(&held).unwrap();
+    d.expect_message("clip_vanished");
+    let v = env.events("clip_vanished");
+    assert_eq!(v.len(), 1);
+    assert!(v[0]["path"].as_str().unwrap().ends_with(".mp4"));
+    assert!(d.stop().success());
+}
+
+#[test]
+fn sighup_reloads_and_a_bad_config_keeps_the_old_one() {
+    let env = Env::new("\"frigate\"");
+    let mut d = Daemon::start(&env, None);
+    d.expect_message("READY=1");
+    let good = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(&env.config, format!("{good}\nnot_a_key = 1\n")).unwrap();
+    d.signal(nix::sys::signal::Signal::SIGHUP);
+    d.expect_message("ALARM: config");
+    // Still working with the old config: an expired clip is deleted.
+    let old = arrive(&env, "yard", 9 * DAY);
+    eventually("the expired clip to go under the old config", || gone(&old));
+    // A good config clears the alarm; its new retention applies.
+    std::fs::write(&env.config, format!("{good}\n[retention]\ndays = 2\n")).unwrap();
+    d.signal(nix::sys::signal::Signal::SIGHUP);
+    let three_days = env.frigate("front", 3 * DAY);
+    let staging = env.tmp.path().join("s2");
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::rename(&three_days, staging.join("x.mp4")).unwrap();
+    std::fs::rename(staging.join("x.mp4"), &three_days).unwrap();
+    eventually("a 3-day-old clip to go under a 2-day retention", || {
+        gone(&three_days)
+    });
+    d.expect_matching("a status without the config alarm", |m| {
+        m.contains("STATUS=") && !m.contains("ALARM")
+    });
+    assert!(d.stop().success());
+}
+
+#[test]
+fn watchdog_pings_arrive() {
+    let env = Env::new("\"frigate\"");
+    let mut d = Daemon::start(&env, Some(400_000));
+    d.expect_message("READY=1");
+    d.expect_message("WATCHDOG=1");
+    d.expect_message("WATCHDOG=1");
+    assert!(d.stop().success());
+}
+
+#[test]
+fn a_bad_config_exits_2_before_ready() {
+    let env = Env::new("\"frigate\"");
+    std::fs::write(&env.config, "timezone = \"Nowhere/Land\"\n").unwrap();
+    let mut d = Daemon::start(&env, None);
+    let status = d.child.wait().unwrap();
+    assert_eq!(status.code(), Some(2));
+    let mut buf = [0u8; 512];
+    assert!(
+        d.notify.recv(&mut buf).is_err(),
+        "READY must not be sent for a bad config"
+    );
+}
+
+#[test]
+fn a_registry_hold_placed_while_it_runs_is_honoured() {
+    let env = Env::new("\"frigate\"");
+    env.frigate("front", DAY);
+    env.frigate("yard", DAY);
+    let mut d = Daemon::start(&env, None);
+    d.expect_message("READY=1");
+    let t = env.now - jiff::SignedDuration::from_secs(9 * DAY);
+    let from = t
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let to = (t + jiff::SignedDuration::from_secs(3600))
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    env.run(&[
+        "hold", "add", "--camera", "front", "--from", &from, "--to", &to, "--case", "LIVE-1",
+        "--reason", "test",
+    ])
+    .expect(0);
+    let held = arrive(&env, "front", 9 * DAY - 600);
+    let unheld = arrive(&env, "yard", 9 * DAY - 600);
+    eventually("the unheld clip to go", || gone(&unheld));
+    assert!(
+        held.exists(),
+        "a clip in the registry hold's window was deleted"
+    );
+    assert!(d.stop().success());
+}
