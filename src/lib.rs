@@ -23,6 +23,7 @@ pub mod lock;
 pub mod pass;
 pub mod paths;
 pub mod policy;
+pub mod pressure;
 pub mod scan;
 pub mod state;
 pub mod timearg;

@@ -256,3 +256,23 @@ fn a_registry_hold_placed_while_it_runs_is_honoured() {
     );
     assert!(d.stop().success());
 }
+
+#[test]
+fn disk_pressure_in_the_daemon_takes_old_unheld_footage_and_raises_the_alarm() {
+    let env = Env::with("\"frigate\"", "min_free = \"99%\"\nmin_keep = \"1h\"");
+    let old: Vec<_> = (2..5).map(|h| env.frigate("front", h * 3600)).collect();
+    let recent = env.frigate("front", 600);
+    let mut d = Daemon::start(&env, None);
+    d.expect_message("READY=1");
+    eventually("the footage past min_keep to go", || {
+        old.iter().all(|p| gone(p))
+    });
+    assert!(recent.exists());
+    d.expect_message("disk_pressure");
+    assert!(
+        env.events("clips_deleted")
+            .iter()
+            .all(|e| e["reason"] == "disk_pressure")
+    );
+    assert!(d.stop().success());
+}

@@ -489,3 +489,32 @@ fn markers_appearing_and_going_by_another_hand_are_audited() {
     assert_eq!(removed[0]["path"], added[0]["path"]);
     assert!(!clip.exists(), "no longer held, so past retention");
 }
+
+#[test]
+fn disk_pressure_takes_the_oldest_unheld_footage_but_never_held_or_recent() {
+    // 99% free can never be reached: every eligible clip goes, and the alarm says what is left.
+    let env = Env::with("\"frigate\"", "min_free = \"99%\"\nmin_keep = \"1h\"");
+    let eligible: Vec<_> = (2..6).map(|h| env.frigate("front", h * 3600)).collect();
+    let held = env.frigate("yard", 3 * 3600);
+    held_marker(&held, "case = \"P-10\"");
+    let recent = env.frigate("front", 1800);
+    let out = env.run(&["sweep"]).expect(0);
+    assert!(eligible.iter().all(|p| !p.exists()), "{}", out.stdout);
+    assert!(held.exists() && recent.exists());
+    assert!(out.stdout.contains("disk pressure on"), "{}", out.stdout);
+    let reasons: Vec<String> = env
+        .events("clips_deleted")
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert!(reasons.iter().all(|r| r == "disk_pressure"), "{reasons:?}");
+    assert_eq!(env.events("clips_deleted")[0]["clips"][0]["limit"], "1h");
+}
+
+#[test]
+fn without_pressure_min_free_takes_nothing_early() {
+    let env = Env::with("\"frigate\"", "min_free = \"1B\"\nmin_keep = \"1h\"");
+    let young = env.frigate("front", 3 * 3600);
+    env.run(&["sweep"]).expect(0);
+    assert!(young.exists());
+}

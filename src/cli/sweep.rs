@@ -548,5 +548,8 @@ fn explain_reason(reason: Reason, settings: &Settings) -> String {
             format_duration(settings.retention.hold_cap())
         ),
         Reason::Erasure => "erasure (a data subject's request)".into(),
+        Reason::DiskPressure => {
+            "disk_pressure (the disk is below min_free; oldest unheld footage first)".into()
+        }
     }
 }

@@ -210,6 +210,35 @@ impl Index {
         out
     }
 
+    /// For disk pressure: the oldest clips of `roots` recorded before each root's
+    /// `before[root]`, skipping those a hold pushed out, until their sizes reach `need`.
+    pub fn oldest(&self, roots: &[u16], before: &[i64], need: u64) -> Vec<(Arc<ClipDir>, Brief)> {
+        let mut all: Vec<(&Arc<ClipDir>, &Entry)> = roots
+            .iter()
+            .flat_map(|&r| {
+                let limit = before[usize::from(r)];
+                self.roots[usize::from(r)].dirs.values().flat_map(move |d| {
+                    d.clips
+                        .iter()
+                        .filter(move |e| e.brief.recorded < limit)
+                        .map(move |e| (&d.dir, e))
+                })
+            })
+            .filter(|(_, e)| e.due != NEVER)
+            .collect();
+        all.sort_by_key(|(_, e)| e.brief.recorded);
+        let mut got = 0u64;
+        let mut out = Vec::new();
+        for (dir, e) in all {
+            if got >= need {
+                break;
+            }
+            got += e.brief.size;
+            out.push((dir.clone(), e.brief.clone()));
+        }
+        out
+    }
+
     /// Sets one clip's due time.
     pub fn set_due(&mut self, root: u16, rel: &[u8], name: &[u8], due: i64) {
         if let Some(di) = self.roots[usize::from(root)].dirs.get_mut(rel)

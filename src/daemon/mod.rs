@@ -85,6 +85,8 @@ struct Daemon {
     /// A clip arrived already due: the next batch need not wait for the gathering window.
     urgent: bool,
     last_pass: Option<(Timestamp, Duration)>,
+    /// When disk pressure is next checked.
+    next_pressure: Instant,
     clock: (Instant, Timestamp),
     config_valid: bool,
     stop: bool,
@@ -125,6 +127,7 @@ pub fn run(config_path: &Path, settings: Settings) -> anyhow::Result<()> {
         last_batch: None,
         urgent: false,
         last_pass: None,
+        next_pressure: started,
         clock: (started, Timestamp::now()),
         config_valid: true,
         stop: false,
@@ -200,6 +203,9 @@ impl Daemon {
                 .is_some_and(|d| d <= Timestamp::now().as_second())
         {
             self.batch(false);
+        }
+        if now_i >= self.next_pressure {
+            self.relieve_pressure();
         }
         if now_i >= self.next_anchor {
             self.anchor();
@@ -434,15 +440,53 @@ impl Daemon {
         );
     }
 
+    /// Disk pressure: a pass over the oldest footage the filesystems below `min_free` could
+    /// give up. Checked every half minute; while only held or recent footage is left (the
+    /// pass raises the alarm), every ten minutes.
+    fn relieve_pressure(&mut self) {
+        self.next_pressure = Instant::now() + BATCH_EVERY;
+        let pressures = crate::pressure::check(&self.settings);
+        if pressures.is_empty() {
+            self.alarms.clear("disk_pressure");
+            return;
+        }
+        let now = Timestamp::now();
+        let before: Vec<i64> = self
+            .settings
+            .roots
+            .iter()
+            .map(|r| now.as_second() - r.min_keep.as_secs())
+            .collect();
+        let mut extra = Vec::new();
+        for p in &pressures {
+            extra.extend(self.index.oldest(&p.roots, &before, p.need));
+        }
+        self.alarms.clear("disk_pressure");
+        self.batch_with(extra);
+        if self.alarms.0.contains_key("disk_pressure") {
+            self.next_pressure = Instant::now() + Duration::from_secs(BACKOFF as u64);
+        }
+    }
+
     /// One pass over the clips that are due.
     fn batch(&mut self, startup: bool) {
         let now = Timestamp::now();
-        self.last_batch = Some(Instant::now());
-        self.urgent = false;
         let due = self.index.due(now.as_second(), BATCH_MAX);
         if due.is_empty() && !startup {
+            self.last_batch = Some(Instant::now());
+            self.urgent = false;
             return;
         }
+        self.batch_with(due);
+    }
+
+    /// One pass over `batch` (due clips, and for disk pressure the oldest ones).
+    fn batch_with(&mut self, mut due: Vec<(Arc<crate::clip::ClipDir>, Brief)>) {
+        let now = Timestamp::now();
+        self.last_batch = Some(Instant::now());
+        self.urgent = false;
+        due.sort_by(|a, b| (a.0.root, &a.0.rel, &*a.1.name).cmp(&(b.0.root, &b.0.rel, &*b.1.name)));
+        due.dedup_by(|a, b| a.0.root == b.0.root && a.0.rel == b.0.rel && a.1.name == b.1.name);
         let started = Instant::now();
         let mut source = source::Due {
             index: &self.index,
@@ -485,8 +529,14 @@ impl Daemon {
             }
             None => self.alarms.clear("guard"),
         }
+        self.alarms.clear("pass_alarm");
         for a in &r.alarms {
-            self.alarms.raise("pass_alarm", a.clone());
+            let kind = if a.starts_with("disk pressure") {
+                "disk_pressure"
+            } else {
+                "pass_alarm"
+            };
+            self.alarms.raise(kind, a.clone());
         }
         let report = r.report.as_ref();
         let mut cov = Vec::new();

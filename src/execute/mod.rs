@@ -224,6 +224,7 @@ impl Executor<'_> {
             Reason::HoldCap => self.rules.hold_cap,
             Reason::Retention | Reason::HoldEnded => self.rules.retention[clip.camera.0 as usize],
             Reason::Erasure => jiff::SignedDuration::ZERO,
+            Reason::DiskPressure => self.rules.min_keep[usize::from(clip.root())],
         }
     }
 

@@ -190,12 +190,26 @@ pub fn run(
     now: Timestamp,
 ) -> Result<PassResult, PassError> {
     let cutoff = now.checked_sub(settings.shortest_retention()).ok();
+    // A filesystem under pressure may give up footage down to min_keep: collect that far.
+    let pressed: Vec<u16> = crate::pressure::check(settings)
+        .into_iter()
+        .flat_map(|p| p.roots)
+        .collect();
+    let collect_before = settings
+        .roots
+        .iter()
+        .enumerate()
+        .map(|(i, r)| match pressed.contains(&(i as u16)) {
+            true => now.checked_sub(r.min_keep).ok().max(cutoff),
+            false => cutoff,
+        })
+        .collect();
     let mut walk = Walk {
         request: ScanRequest {
             roots: &settings.roots,
             now,
             future_slack: settings.safety.future_slack,
-            collect_before: vec![cutoff; settings.roots.len()],
+            collect_before,
             defer_young: true,
             index: false,
             zone: &settings.timezone,
@@ -322,7 +336,43 @@ pub fn run_from(
         }
     }
     let rules = rules_for(settings, &scan.cameras);
-    let plan = policy::plan(&scan.clips, &holds, &rules, now);
+    let mut plan = policy::plan(&scan.clips, &holds, &rules, now);
+    for p in crate::pressure::check(settings) {
+        let in_fs = |c: &crate::clip::Clip| p.roots.contains(&c.root());
+        let freeing: u64 = plan
+            .actions
+            .iter()
+            .map(|a| &scan.clips[a.clip])
+            .filter(|c| in_fs(c))
+            .map(|c| c.meta.size)
+            .sum();
+        let eligible: Vec<usize> = (0..scan.clips.len())
+            .filter(|&i| in_fs(&scan.clips[i]))
+            .collect();
+        let short = policy::plan_pressure(
+            &mut plan,
+            &scan.clips,
+            &eligible,
+            &holds,
+            &rules,
+            now,
+            p.need.saturating_sub(freeing),
+        );
+        if short > 0 {
+            let roots: Vec<String> = p
+                .roots
+                .iter()
+                .map(|&i| settings.roots[usize::from(i)].path.display().to_string())
+                .collect();
+            alarms.push(format!(
+                "disk pressure on {}: {} free, below min_free ({}); {} more would have to go, but only held, recent (min_keep) or still-written footage is left",
+                roots.join(", "),
+                crate::human::bytes(p.free),
+                crate::human::bytes(p.threshold),
+                crate::human::bytes(short)
+            ));
+        }
+    }
 
     let mut per_root: BTreeMap<u16, u64> = BTreeMap::new();
     for a in &plan.actions {
@@ -510,6 +560,7 @@ pub fn rules_for(settings: &Settings, cameras: &[String]) -> Rules {
         hold_cap: settings.retention.hold_cap(),
         quiet_period: settings.safety.quiet_period,
         future_slack: settings.safety.future_slack,
+        min_keep: settings.roots.iter().map(|r| r.min_keep).collect(),
     }
 }
 

@@ -21,6 +21,8 @@ pub enum Reason {
     HoldCap,
     /// Named by a data subject's erasure request.
     Erasure,
+    /// The filesystem is below `min_free`: the oldest unheld footage goes first.
+    DiskPressure,
 }
 
 impl Reason {
@@ -30,6 +32,7 @@ impl Reason {
             Reason::HoldEnded => "hold_ended",
             Reason::HoldCap => "hold_cap",
             Reason::Erasure => "erasure",
+            Reason::DiskPressure => "disk_pressure",
         }
     }
 }
@@ -53,6 +56,8 @@ pub struct Rules {
     pub hold_cap: SignedDuration,
     pub quiet_period: SignedDuration,
     pub future_slack: SignedDuration,
+    /// Per root: disk pressure never takes footage younger than this.
+    pub min_keep: Vec<SignedDuration>,
 }
 
 impl Rules {
@@ -179,6 +184,80 @@ pub fn decide_erasure(
     }
 }
 
+/// The verdict on a clip disk pressure would take: never one held, still being written,
+/// undatable, or younger than its root's `min_keep`.
+pub fn decide_pressure(
+    clip: &Clip,
+    covering: &[HoldIdx],
+    holds: &Holds,
+    rules: &Rules,
+    now: Timestamp,
+) -> Verdict {
+    if is_unjudgeable(clip.recorded, now, rules.future_slack) {
+        let overdue = now.duration_since(clip.meta.ctime) > rules.hold_cap;
+        return Verdict::Keep(Keep::Unjudgeable { overdue });
+    }
+    if covering.iter().any(|&h| holds.get(h).is_active(now)) {
+        return Verdict::Keep(Keep::Held);
+    }
+    let min_keep = rules
+        .min_keep
+        .get(usize::from(clip.root()))
+        .copied()
+        .unwrap_or(SignedDuration::MAX);
+    if age(clip, now) <= min_keep {
+        return Verdict::NotDue;
+    }
+    if now.duration_since(last_write(clip, now)) < rules.quiet_period {
+        return Verdict::Keep(Keep::BeingWritten);
+    }
+    Verdict::Delete {
+        reason: Reason::DiskPressure,
+        limit: min_keep,
+    }
+}
+
+/// Adds disk-pressure deletions to `plan` for the clips `eligible` names (one filesystem's
+/// clips): oldest first, until `need` bytes would be freed. Returns the bytes still missing.
+pub fn plan_pressure(
+    plan: &mut Plan,
+    clips: &[Clip],
+    eligible: &[usize],
+    holds: &Holds,
+    rules: &Rules,
+    now: Timestamp,
+    need: u64,
+) -> u64 {
+    let planned: std::collections::HashSet<usize> = plan.actions.iter().map(|a| a.clip).collect();
+    let mut order: Vec<usize> = eligible
+        .iter()
+        .copied()
+        .filter(|i| !planned.contains(i))
+        .collect();
+    order.sort_by_key(|&i| clips[i].recorded);
+    let mut freed = 0u64;
+    let mut covering = Vec::new();
+    for i in order {
+        if freed >= need {
+            break;
+        }
+        covering.clear();
+        holds.covering(&clips[i], &mut covering);
+        if let Verdict::Delete { reason, limit } =
+            decide_pressure(&clips[i], &covering, holds, rules, now)
+        {
+            freed += clips[i].meta.size;
+            plan.actions.push(Action {
+                clip: i,
+                reason,
+                limit,
+                holds: covering.clone(),
+            });
+        }
+    }
+    need.saturating_sub(freed)
+}
+
 /// The verdict for a planned action, by the rule that planned it.
 pub fn redecide(
     planned: Reason,
@@ -190,6 +269,7 @@ pub fn redecide(
 ) -> Verdict {
     match planned {
         Reason::Erasure => decide_erasure(clip, covering, holds, rules, now),
+        Reason::DiskPressure => decide_pressure(clip, covering, holds, rules, now),
         Reason::Retention | Reason::HoldEnded | Reason::HoldCap => {
             decide(clip, covering, holds, rules, now)
         }

@@ -25,6 +25,7 @@ fn rules() -> Rules {
         hold_cap: SignedDuration::from_hours(30 * 24),
         quiet_period: SignedDuration::from_mins(2),
         future_slack: SignedDuration::from_mins(10),
+        min_keep: vec![SignedDuration::from_hours(24)],
     }
 }
 
@@ -316,4 +317,34 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn disk_pressure_takes_the_oldest_eligible_first_and_stops_when_enough() {
+    let d = Arc::new(ClipDir::root(0).child(b"cam"));
+    let clips = vec![
+        clip(&d, "3h", 0, 3 * 3600, None),
+        clip(&d, "5h", 0, 5 * 3600, None),
+        clip(&d, "held", 0, 6 * 3600, None),
+        clip(&d, "30m", 0, 1800, None),
+        clip(&d, "4h", 0, 4 * 3600, None),
+    ];
+    let h = holds(&[marker(&d, Some("held"), None)]);
+    let mut r = rules();
+    r.min_keep = vec![SignedDuration::from_hours(1)];
+    let eligible: Vec<usize> = (0..clips.len()).collect();
+    let mut p = Plan::default();
+    let short = plan_pressure(&mut p, &clips, &eligible, &h, &r, now(), 150);
+    let names: Vec<&[u8]> = p.actions.iter().map(|a| &*clips[a.clip].name).collect();
+    assert_eq!(
+        names,
+        [&b"5h"[..], b"4h"],
+        "oldest unheld first, two clips of 100 bytes cover 150"
+    );
+    assert_eq!(short, 0);
+    assert!(p.actions.iter().all(|a| a.reason == Reason::DiskPressure));
+    let mut p = Plan::default();
+    let short = plan_pressure(&mut p, &clips, &eligible, &h, &r, now(), 10_000);
+    assert_eq!(p.actions.len(), 3, "never the held or the recent one");
+    assert_eq!(short, 10_000 - 300);
 }
