@@ -91,6 +91,9 @@ pub struct CameraMetrics {
     pub bytes: u64,
     /// Age of the oldest clip that no hold covers, if there is one.
     pub oldest_unheld_age_seconds: Option<f64>,
+    /// When that clip was recorded. Its metric stays true between writes of the textfile and
+    /// after the daemon stops, where the age freezes at the value last written.
+    pub oldest_unheld_recorded: Option<jiff::Timestamp>,
     /// The retention in force for this camera, so an alert can compare the age with it.
     pub retention_seconds: Option<f64>,
 }
@@ -114,11 +117,16 @@ pub fn render(s: &Snapshot) -> String {
 
     // Per camera across roots: the oldest unheld clip anywhere, the strictest retention.
     let mut oldest: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut oldest_at: BTreeMap<&str, jiff::Timestamp> = BTreeMap::new();
     let mut retention: BTreeMap<&str, f64> = BTreeMap::new();
     for (_, cam, m) in cameras(s) {
         if let Some(a) = m.oldest_unheld_age_seconds {
             let e = oldest.entry(cam).or_insert(a);
             *e = e.max(a);
+        }
+        if let Some(t) = m.oldest_unheld_recorded {
+            let e = oldest_at.entry(cam).or_insert(t);
+            *e = (*e).min(t);
         }
         if let Some(r) = m.retention_seconds {
             let e = retention.entry(cam).or_insert(r);
@@ -128,10 +136,22 @@ pub fn render(s: &Snapshot) -> String {
     out.family(
         "oldest_unheld_clip_age_seconds",
         Gauge,
-        "Age of the oldest clip no hold covers, by camera: the compliance figure, which must stay under clipwarden_retention_seconds. Absent while a camera has no unheld clip.",
+        "Age of the oldest clip no hold covers, by camera, when the file was written: the compliance figure, which must stay under clipwarden_retention_seconds. Absent while a camera has no unheld clip.",
     );
     for (cam, age) in oldest {
         out.sample("oldest_unheld_clip_age_seconds", &[("camera", cam)], age);
+    }
+    out.family(
+        "oldest_unheld_clip_timestamp_seconds",
+        Gauge,
+        "Recording time of the oldest clip no hold covers, by camera, as a Unix time. time() minus this is the compliance figure, true even while the textfile is not rewritten.",
+    );
+    for (cam, t) in oldest_at {
+        out.sample(
+            "oldest_unheld_clip_timestamp_seconds",
+            &[("camera", cam)],
+            unix_seconds(t),
+        );
     }
     out.family(
         "retention_seconds",
@@ -240,8 +260,7 @@ pub fn render(s: &Snapshot) -> String {
         "Unix time at which the last pass finished; a stale value means passes have stopped.",
     );
     if let Some(t) = s.last_pass_timestamp {
-        let secs = t.as_second() as f64 + f64::from(t.subsec_nanosecond()) / 1e9;
-        out.sample("last_pass_timestamp_seconds", &[], secs);
+        out.sample("last_pass_timestamp_seconds", &[], unix_seconds(t));
     }
     out.family(
         "last_pass_duration_seconds",
@@ -253,6 +272,10 @@ pub fn render(s: &Snapshot) -> String {
     }
 
     out.buf
+}
+
+fn unix_seconds(t: jiff::Timestamp) -> f64 {
+    t.as_second() as f64 + f64::from(t.subsec_nanosecond()) / 1e9
 }
 
 /// Every (root label, camera, figures), in order.

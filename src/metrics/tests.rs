@@ -6,11 +6,16 @@ use std::time::Duration;
 
 use super::*;
 
+const NOW: i64 = 1_795_953_600; // 2026-11-29T12:00:00Z
+
 fn camera(clips: u64, bytes: u64, oldest: Option<f64>, retention: f64) -> CameraMetrics {
     CameraMetrics {
         clips,
         bytes,
         oldest_unheld_age_seconds: oldest,
+        oldest_unheld_recorded: oldest
+            .filter(|a| a.is_finite())
+            .map(|a| jiff::Timestamp::from_second(NOW - a as i64).unwrap()),
         retention_seconds: Some(retention),
     }
 }
@@ -180,6 +185,7 @@ fn every_family_has_help_and_type_and_counters_end_in_total() {
         "clipwarden_clips",
         "clipwarden_clip_bytes",
         "clipwarden_oldest_unheld_clip_age_seconds",
+        "clipwarden_oldest_unheld_clip_timestamp_seconds",
         "clipwarden_retention_seconds",
         "clipwarden_overdue_clips",
         "clipwarden_unrecognised_files",
@@ -261,10 +267,15 @@ fn a_camera_on_two_roots_shows_its_oldest_clip_and_strictest_retention() {
     assert!(
         text.contains("clipwarden_oldest_unheld_clip_age_seconds{camera=\"entrance\"} 648000\n")
     );
+    assert!(text.contains(&format!(
+        "clipwarden_oldest_unheld_clip_timestamp_seconds{{camera=\"entrance\"}} {}\n",
+        NOW - 648_000
+    )));
     assert!(text.contains("clipwarden_retention_seconds{camera=\"entrance\"} 259200\n"));
     assert!(text.contains("clipwarden_clips{root=\"/srv/nvr/disk1\",camera=\"entrance\"} 60480\n"));
     // A camera with no unheld clip has no age sample rather than a made-up one.
     assert!(!text.contains("oldest_unheld_clip_age_seconds{camera=\"Kasse"));
+    assert!(!text.contains("oldest_unheld_clip_timestamp_seconds{camera=\"Kasse"));
 }
 
 #[test]
