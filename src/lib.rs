@@ -20,6 +20,7 @@ pub mod holds;
 pub mod human;
 pub mod layout;
 pub mod lock;
+pub mod metrics;
 pub mod pass;
 pub mod paths;
 pub mod policy;
