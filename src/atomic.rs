@@ -44,6 +44,7 @@ fn replace(path: &Path, bytes: &[u8], mode: u32, exact_mode: bool) -> io::Result
         if exact_mode {
             f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         }
+        crate::fsx::adopt(std::os::fd::AsFd::as_fd(&f), dir);
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;

@@ -163,3 +163,27 @@ pub fn fs_magic(path: &Path) -> Option<i64> {
         .ok()
         .map(|fs| fs.filesystem_type().0 as i64)
 }
+
+/// When running as root in a directory someone else owns (the state directory, owned by the
+/// service user), gives a file just created there to that owner. Otherwise a `sudo clipwarden
+/// hold add` would leave a root-owned registry file the daemon cannot read, and an
+/// unreadable registry stops all deletion.
+pub fn adopt(file: BorrowedFd<'_>, dir: &Path) {
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let Ok(owner) = std::fs::metadata(dir) else {
+        return;
+    };
+    if owner.uid() == 0 {
+        return;
+    }
+    let (uid, gid) = (
+        nix::unistd::Uid::from_raw(owner.uid()),
+        nix::unistd::Gid::from_raw(owner.gid()),
+    );
+    if let Err(e) = nix::unistd::fchown(file, Some(uid), Some(gid)) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot give a new file to the directory's owner");
+    }
+}

@@ -49,6 +49,7 @@ impl StateLock {
                 path: path.clone(),
                 source,
             })?;
+        crate::fsx::adopt(std::os::fd::AsFd::as_fd(&file), state_dir);
         loop {
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(lock) => {

@@ -276,3 +276,39 @@ fn disk_pressure_in_the_daemon_takes_old_unheld_footage_and_raises_the_alarm() {
     );
     assert!(d.stop().success());
 }
+
+#[test]
+fn the_metrics_textfile_is_written_and_passes_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let prom = dir.path().join("clipwarden.prom");
+    let env = Env::full(
+        &format!("[metrics]\ntextfile = \"{}\"", prom.display()),
+        "\"frigate\"",
+        "",
+    );
+    env.frigate("front", DAY);
+    env.frigate("yard", 2 * DAY);
+    let mut d = Daemon::start(&env, None);
+    d.expect_message("READY=1");
+    eventually("the metrics textfile", || prom.exists());
+    let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(
+        text.contains("clipwarden_clips{root=") && text.contains("camera=\"front\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("clipwarden_config_valid 1"), "{text}");
+    assert!(
+        text.contains("clipwarden_oldest_unheld_clip_age_seconds{camera=\"yard\"}"),
+        "{text}"
+    );
+    let check = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&prom).unwrap())
+        .output()
+        .expect("promtool (Debian package prometheus) must be installed: apt-get install --no-install-recommends prometheus");
+    assert!(
+        check.status.success() && check.stdout.is_empty() && check.stderr.is_empty(),
+        "{check:?}"
+    );
+    assert!(d.stop().success());
+}

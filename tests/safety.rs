@@ -518,3 +518,49 @@ fn without_pressure_min_free_takes_nothing_early() {
     env.run(&["sweep"]).expect(0);
     assert!(young.exists());
 }
+
+#[test]
+fn files_a_root_command_creates_in_the_state_dir_belong_to_its_owner() {
+    use std::os::unix::fs::MetadataExt;
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let env = Env::new("\"frigate\"");
+    let young = env.frigate("front", DAY);
+    std::fs::create_dir_all(&env.state).unwrap();
+    nix::unistd::chown(&env.state, Some(65534.into()), Some(65534.into())).unwrap();
+    env.run(&["sweep"]).expect(0);
+    let t = env.now - SignedDuration::from_secs(DAY + 60);
+    let from = t.to_string();
+    env.run(&[
+        "hold",
+        "add",
+        "--camera",
+        "front",
+        "--from",
+        &from,
+        "--to",
+        &env.now.to_string(),
+        "--case",
+        "OWN-1",
+        "--reason",
+        "test",
+    ])
+    .expect(0);
+    let mut checked = 0;
+    for path in common::files(&env.state) {
+        let m = std::fs::metadata(env.state.join(&path)).unwrap();
+        assert_eq!(
+            (m.uid(), m.gid()),
+            (65534, 65534),
+            "{path} is not the state owner's"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 4,
+        "lock, audit log, state and the hold were all checked: {checked}"
+    );
+    assert!(young.exists());
+}

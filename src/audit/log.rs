@@ -379,6 +379,7 @@ impl AuditLog {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(AuditError::io("create", path)(e)),
             };
+            crate::fsx::adopt(std::os::fd::AsFd::as_fd(&file), &self.dir);
             file.write_all(bytes)
                 .and_then(|()| file.sync_all())
                 .map_err(AuditError::io("write", &path))?;
@@ -394,14 +395,18 @@ impl AuditLog {
 }
 
 fn open_current(path: &Path) -> Result<File, AuditError> {
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
         .mode(0o640)
         .custom_flags(nix::libc::O_NOFOLLOW)
         .open(path)
-        .map_err(AuditError::io("open", path))
+        .map_err(AuditError::io("open", path))?;
+    if let Some(dir) = path.parent() {
+        crate::fsx::adopt(std::os::fd::AsFd::as_fd(&file), dir);
+    }
+    Ok(file)
 }
 
 fn tail_error(path: &Path, len: u64, e: std::io::Error) -> AuditError {

@@ -6,6 +6,7 @@
 mod anchor;
 mod events;
 mod index;
+mod report;
 mod sdnotify;
 mod source;
 
@@ -39,6 +40,8 @@ const BATCH_MAX: usize = 10_000;
 const BACKOFF: i64 = 600;
 /// The longest the loop sleeps: a wall-clock jump is noticed within this.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// The metrics textfile is rewritten at most this often: SD cards wear.
+const METRICS_EVERY: Duration = Duration::from_secs(15);
 /// Anchors go to the journal at least this often.
 const ANCHOR_EVERY: Duration = Duration::from_secs(15 * 60);
 
@@ -53,6 +56,10 @@ struct Alarms(BTreeMap<&'static str, String>);
 
 impl Alarms {
     fn raise(&mut self, kind: &'static str, message: String) {
+        debug_assert!(
+            crate::metrics::ALARM_KINDS.contains(&kind),
+            "unknown alarm kind {kind}"
+        );
         if self.0.get(kind) != Some(&message) {
             tracing::error!(alarm = kind, "{message}");
         }
@@ -90,6 +97,10 @@ struct Daemon {
     clock: (Instant, Timestamp),
     config_valid: bool,
     stop: bool,
+    /// The metrics textfile, if configured, and whether anything changed since it was written.
+    metrics: Option<crate::metrics::TextfileWriter>,
+    metrics_dirty: bool,
+    audit_seq: Option<u64>,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. The config is already validated.
@@ -131,10 +142,18 @@ pub fn run(config_path: &Path, settings: Settings) -> anyhow::Result<()> {
         clock: (started, Timestamp::now()),
         config_valid: true,
         stop: false,
+        metrics: None,
+        metrics_dirty: true,
+        audit_seq: None,
         notifier: sdnotify::Notifier::from_env(),
         settings,
     };
     std::mem::swap(&mut d.notifier, &mut notifier);
+    d.metrics = d
+        .settings
+        .metrics_textfile
+        .clone()
+        .map(|p| crate::metrics::TextfileWriter::new(p, METRICS_EVERY));
     d.watch();
     d.reconcile();
     d.batch(true);
@@ -147,6 +166,7 @@ pub fn run(config_path: &Path, settings: Settings) -> anyhow::Result<()> {
     );
     d.main_loop(&rx);
     d.notifier.stopping();
+    d.write_metrics(true);
     tracing::info!("stopped");
     Ok(())
 }
@@ -212,6 +232,40 @@ impl Daemon {
         }
         let status = self.status_line();
         self.notifier.status(&status);
+        self.metrics_dirty = true;
+        self.write_metrics(false);
+    }
+
+    /// Offers the metrics to the textfile writer, which writes at most once per interval.
+    fn write_metrics(&mut self, now_or_never: bool) {
+        if self.metrics.is_none() || !self.metrics_dirty {
+            return;
+        }
+        let now = Instant::now();
+        if !now_or_never
+            && self
+                .metrics
+                .as_ref()
+                .and_then(|m| m.due())
+                .is_some_and(|d| d > now)
+        {
+            return;
+        }
+        let text = crate::metrics::render(&self.snapshot());
+        let Some(w) = self.metrics.as_mut() else {
+            return;
+        };
+        let result = if now_or_never {
+            w.offer(text, now).and_then(|_| w.flush_now(now))
+        } else {
+            w.offer(text, now)
+        };
+        match result {
+            Ok(_) => self.metrics_dirty = false,
+            Err(e) => {
+                tracing::warn!(error = %e, path = %w.path().display(), "cannot write the metrics textfile")
+            }
+        }
     }
 
     fn next_wake(&self) -> Instant {
@@ -220,6 +274,9 @@ impl Daemon {
         wake = wake.min(self.next_reconcile).min(self.next_anchor);
         if let Some(w) = self.next_watchdog {
             wake = wake.min(w);
+        }
+        if let Some(m) = self.metrics.as_ref().and_then(|m| m.due()) {
+            wake = wake.min(m);
         }
         if let Some(due) = self.index.next_due() {
             let secs = due.saturating_sub(Timestamp::now().as_second()).max(0) as u64;
@@ -413,13 +470,13 @@ impl Daemon {
         for (cfg, r) in self.settings.roots.iter().zip(&found.roots) {
             if let Some(e) = &r.unavailable {
                 self.alarms.raise(
-                    "root",
+                    "root_unavailable",
                     format!("root {} is unavailable: {e}", cfg.path.display()),
                 );
             }
         }
         if found.roots.iter().all(|r| r.unavailable.is_none()) {
-            self.alarms.clear("root");
+            self.alarms.clear("root_unavailable");
         }
         self.index = Index::from_scan(found, |_, _| NEVER);
         self.rebuild_holds();
@@ -502,8 +559,11 @@ impl Daemon {
         for (dir, b) in gone {
             self.index.remove(dir.root, &dir.rel, &b.name);
         }
+        let full = batch.len() >= BATCH_MAX;
         match result {
             Ok(r) => {
+                // A backlog (a first start on an old disk) goes batch after batch.
+                self.urgent |= full && !r.is_refused();
                 self.after_pass(&r, now);
                 self.last_pass = Some((now, started.elapsed()));
                 self.anchor();
@@ -529,7 +589,7 @@ impl Daemon {
             }
             None => self.alarms.clear("guard"),
         }
-        self.alarms.clear("pass_alarm");
+        self.alarms.clear("pass");
         for a in &r.alarms {
             let kind = if a.starts_with("disk pressure") {
                 "disk_pressure"
@@ -573,7 +633,8 @@ impl Daemon {
 
     fn anchor(&mut self) {
         match anchor::write(&self.settings.state_dir, Timestamp::now()) {
-            Ok(_) => {
+            Ok(seq) => {
+                self.audit_seq = Some(seq);
                 self.next_anchor = Instant::now() + ANCHOR_EVERY;
                 self.alarms.clear("audit");
             }
@@ -595,9 +656,15 @@ impl Daemon {
                     .roots
                     .iter()
                     .map(|r| &r.path));
+                if new.metrics_textfile != self.settings.metrics_textfile {
+                    self.metrics = new
+                        .metrics_textfile
+                        .clone()
+                        .map(|p| crate::metrics::TextfileWriter::new(p, METRICS_EVERY));
+                }
                 self.settings = new;
                 self.config_valid = true;
-                self.alarms.clear("config");
+                self.alarms.clear("config_reload");
                 tracing::info!(roots_changed, "config reloaded");
                 if roots_changed {
                     self.watch();
@@ -607,7 +674,7 @@ impl Daemon {
             Err(e) => {
                 self.config_valid = false;
                 self.alarms.raise(
-                    "config",
+                    "config_reload",
                     format!("config reload rejected, the running config stays: {e}"),
                 );
             }
@@ -698,10 +765,10 @@ impl Daemon {
             .map(|r| r.path.display().to_string())
             .collect();
         if bad.is_empty() {
-            self.alarms.clear("root_writable");
+            self.alarms.clear("root_unwritable");
         } else {
             self.alarms.raise(
-                "root_writable",
+                "root_unwritable",
                 format!(
                     "not writable, so nothing there can be deleted: {}",
                     bad.join(", ")

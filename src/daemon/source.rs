@@ -24,6 +24,16 @@ pub struct Due<'a> {
 }
 
 impl Source for Due<'_> {
+    fn pending(&self, root: u16) -> u64 {
+        let now = Timestamp::now().as_second();
+        self.index.roots[usize::from(root)]
+            .dirs
+            .values()
+            .flat_map(|d| d.clips.iter())
+            .filter(|e| e.due <= now)
+            .count() as u64
+    }
+
     fn scan(&mut self) -> Scan {
         let mut clips = Vec::with_capacity(self.batch.len());
         let mut dirs: HashMap<(u16, Box<[u8]>), Option<OwnedFd>> = HashMap::new();

@@ -135,6 +135,7 @@ impl Registry {
 
     fn create_dir(&self) -> Result<(), RegistryError> {
         use std::os::unix::fs::DirBuilderExt;
+        let existed = self.dir.is_dir();
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o750)
@@ -142,7 +143,13 @@ impl Registry {
             .map_err(|source| RegistryError::Write {
                 path: self.dir.clone(),
                 source,
-            })
+            })?;
+        if !existed
+            && let (Ok(d), Some(parent)) = (std::fs::File::open(&self.dir), self.dir.parent())
+        {
+            crate::fsx::adopt(std::os::fd::AsFd::as_fd(&d), parent);
+        }
+        Ok(())
     }
 
     /// Takes the registry lock, waiting up to `wait`. Creates the directory if needed.
@@ -161,6 +168,7 @@ impl Registry {
                 path: path.clone(),
                 source,
             })?;
+        crate::fsx::adopt(std::os::fd::AsFd::as_fd(&file), &self.dir);
         let arg = if exclusive {
             FlockArg::LockExclusiveNonblock
         } else {

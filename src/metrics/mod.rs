@@ -35,7 +35,7 @@ pub const GUARDS: [&str; 4] = [
 ];
 
 /// Alarm kinds the daemon raises; `clipwarden_alarms` shows each of them, at 0 when clear.
-pub const ALARM_KINDS: [&str; 7] = [
+pub const ALARM_KINDS: [&str; 12] = [
     "guard",
     "marker",
     "registry",
@@ -43,6 +43,11 @@ pub const ALARM_KINDS: [&str; 7] = [
     "disk_pressure",
     "config_reload",
     "root_unwritable",
+    "root_unavailable",
+    "watch",
+    "clock",
+    "pass",
+    "audit",
 ];
 
 /// The textfile's mode: node_exporter runs as another user and must read it.

@@ -165,6 +165,12 @@ pub trait Source {
     /// Counts more of a root's clips when the fraction guard needs a larger count
     /// (`need[root]`); sources that count everything up front do nothing.
     fn count_more(&mut self, _scan: &mut Scan, _need: &[u64]) {}
+
+    /// Clips of `root` due now, counting those not handed to this pass: the daemon deletes a
+    /// backlog in batches, and the fraction guard must judge the whole of it, not a batch.
+    fn pending(&self, _root: u16) -> u64 {
+        0
+    }
 }
 
 /// A walk of every root: provably young directories are left unread until the fraction guard
@@ -394,6 +400,13 @@ pub fn run_from(
         .any(|(r, &n)| r.recognised < n && !r.deferred.is_empty())
     {
         source.count_more(&mut scan, &need);
+    }
+    for root in 0..settings.roots.len() as u16 {
+        let pending = source.pending(root);
+        if pending > 0 {
+            let planned = per_root.entry(root).or_default();
+            *planned = (*planned).max(pending);
+        }
     }
     let mut forced = Vec::new();
     for (&root, &planned) in &per_root {
