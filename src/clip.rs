@@ -166,6 +166,8 @@ pub struct Brief {
     pub mtime: i64,
     pub size: u64,
     pub camera: CameraId,
+    /// Unix seconds: when the daemon next needs to decide about it (`i64::MAX`: never).
+    pub due: i64,
 }
 
 #[cfg(test)]

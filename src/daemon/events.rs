@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use super::index::{Entry, Index};
+use super::index::{Entry, Index, NEVER};
 use crate::clip::{Brief, ClipDir, Name};
 use crate::config::Settings;
 use crate::fsx::{self, FileKind};
@@ -148,7 +148,7 @@ pub fn refresh(
                     .insert((m.dir.root, m.dir.rel.clone(), m.clip.clone()), m);
             }
             for (dir, e) in before {
-                if index.get(root, &dir.rel, &e.brief.name).is_none() {
+                if index.get(root, &dir.rel, &e.name).is_none() {
                     change.gone.push((dir, e));
                 }
             }
@@ -185,6 +185,7 @@ pub fn refresh(
                 mtime: inode.mtime.as_second(),
                 size: inode.size,
                 camera: cam,
+                due: NEVER,
             };
             let at = due(&camera_name, &brief);
             change.due_now |= at <= now.as_second();

@@ -12,11 +12,7 @@ use crate::scan::{FoundMarker, RootScan, Scan};
 pub const NEVER: i64 = i64::MAX;
 
 /// One clip and when it next needs a decision.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub brief: Brief,
-    pub due: i64,
-}
+pub type Entry = Brief;
 
 /// One directory's clips, oldest first.
 #[derive(Debug)]
@@ -78,16 +74,12 @@ impl Index {
         };
         for d in scan.indexed {
             let root = &mut ix.roots[usize::from(d.dir.root)];
-            let clips: Vec<Entry> = d
-                .clips
-                .into_iter()
-                .map(|b| Entry {
-                    due: due(&d.dir, &b),
-                    brief: b,
-                })
-                .collect();
+            let mut clips = d.clips;
+            for b in &mut clips {
+                b.due = due(&d.dir, b);
+            }
             root.clips += clips.len() as u64;
-            root.bytes += clips.iter().map(|e| e.brief.size).sum::<u64>();
+            root.bytes += clips.iter().map(|e| e.size).sum::<u64>();
             let mut di = DirIndex {
                 dir: d.dir.clone(),
                 clips,
@@ -138,18 +130,18 @@ impl Index {
                 clips: Vec::new(),
                 min_due: NEVER,
             });
-        match di.clips.iter_mut().find(|e| e.brief.name == brief.name) {
+        match di.clips.iter_mut().find(|e| e.name == brief.name) {
             Some(e) => {
-                root.bytes = root.bytes - e.brief.size + brief.size;
-                *e = Entry { brief, due };
+                root.bytes = root.bytes - e.size + brief.size;
+                *e = Brief { due, ..brief };
             }
             None => {
                 root.clips += 1;
                 root.bytes += brief.size;
                 let at = di
                     .clips
-                    .partition_point(|e| e.brief.recorded <= brief.recorded);
-                di.clips.insert(at, Entry { brief, due });
+                    .partition_point(|e| e.recorded <= brief.recorded);
+                di.clips.insert(at, Brief { due, ..brief });
             }
         }
         di.min_due = di.min_due.min(due);
@@ -159,10 +151,10 @@ impl Index {
     pub fn remove(&mut self, root: u16, rel: &[u8], name: &[u8]) -> Option<(Arc<ClipDir>, Entry)> {
         let r = &mut self.roots[usize::from(root)];
         let di = r.dirs.get_mut(rel)?;
-        let at = di.clips.iter().position(|e| &*e.brief.name == name)?;
+        let at = di.clips.iter().position(|e| &*e.name == name)?;
         let e = di.clips.remove(at);
         r.clips -= 1;
-        r.bytes -= e.brief.size;
+        r.bytes -= e.size;
         let dir = di.dir.clone();
         if di.clips.is_empty() {
             r.dirs.remove(rel);
@@ -184,7 +176,7 @@ impl Index {
             if let Some(di) = r.dirs.remove(&k) {
                 for e in di.clips {
                     r.clips -= 1;
-                    r.bytes -= e.brief.size;
+                    r.bytes -= e.size;
                     gone.push((di.dir.clone(), e));
                 }
             }
@@ -200,7 +192,7 @@ impl Index {
         for r in &self.roots {
             for di in r.dirs.values().filter(|d| d.min_due <= now) {
                 for e in di.clips.iter().filter(|e| e.due <= now) {
-                    out.push((di.dir.clone(), e.brief.clone()));
+                    out.push((di.dir.clone(), e.clone()));
                     if out.len() >= limit {
                         return out;
                     }
@@ -220,21 +212,21 @@ impl Index {
                 self.roots[usize::from(r)].dirs.values().flat_map(move |d| {
                     d.clips
                         .iter()
-                        .filter(move |e| e.brief.recorded < limit)
+                        .filter(move |e| e.recorded < limit)
                         .map(move |e| (&d.dir, e))
                 })
             })
             .filter(|(_, e)| e.due != NEVER)
             .collect();
-        all.sort_by_key(|(_, e)| e.brief.recorded);
+        all.sort_by_key(|(_, e)| e.recorded);
         let mut got = 0u64;
         let mut out = Vec::new();
         for (dir, e) in all {
             if got >= need {
                 break;
             }
-            got += e.brief.size;
-            out.push((dir.clone(), e.brief.clone()));
+            got += e.size;
+            out.push((dir.clone(), e.clone()));
         }
         out
     }
@@ -242,7 +234,7 @@ impl Index {
     /// Sets one clip's due time.
     pub fn set_due(&mut self, root: u16, rel: &[u8], name: &[u8], due: i64) {
         if let Some(di) = self.roots[usize::from(root)].dirs.get_mut(rel)
-            && let Some(e) = di.clips.iter_mut().find(|e| &*e.brief.name == name)
+            && let Some(e) = di.clips.iter_mut().find(|e| &*e.name == name)
         {
             e.due = due;
             di.refresh();
@@ -254,7 +246,8 @@ impl Index {
         for r in &mut self.roots {
             for di in r.dirs.values_mut() {
                 for e in &mut di.clips {
-                    e.due = due(&di.dir, &e.brief);
+                    let at = due(&di.dir, e);
+                    e.due = at;
                 }
                 di.refresh();
             }
@@ -268,17 +261,9 @@ impl Index {
             .get(rel)?
             .clips
             .iter()
-            .find(|e| &*e.brief.name == name)
+            .find(|e| &*e.name == name)
     }
 
-    /// Every clip, for metrics and status.
-    pub fn iter(&self) -> impl Iterator<Item = (&Arc<ClipDir>, &Entry)> {
-        self.roots.iter().flat_map(|r| {
-            r.dirs
-                .values()
-                .flat_map(|d| d.clips.iter().map(move |e| (&d.dir, e)))
-        })
-    }
 }
 
 #[cfg(test)]
@@ -310,7 +295,7 @@ mod tests {
         let names: Vec<&[u8]> = ix.roots[0].dirs[&d.rel]
             .clips
             .iter()
-            .map(|e| &*e.brief.name)
+            .map(|e| &*e.name)
             .collect();
         assert_eq!(names, [b"a", b"b"], "kept oldest first");
         assert_eq!(ix.due(115, 10).len(), 1);

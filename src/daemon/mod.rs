@@ -101,6 +101,10 @@ struct Daemon {
     metrics: Option<crate::metrics::TextfileWriter>,
     metrics_dirty: bool,
     audit_seq: Option<u64>,
+    /// The STATUS last sent: systemd hears only changes.
+    last_status: String,
+    /// Clips a hold keeps past retention, as of the last time every due time was set.
+    held: usize,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. The config is already validated.
@@ -145,6 +149,8 @@ pub fn run(config_path: &Path, settings: Settings) -> anyhow::Result<()> {
         metrics: None,
         metrics_dirty: true,
         audit_seq: None,
+        last_status: String::new(),
+        held: 0,
         notifier: sdnotify::Notifier::from_env(),
         settings,
     };
@@ -231,7 +237,10 @@ impl Daemon {
             self.anchor();
         }
         let status = self.status_line();
-        self.notifier.status(&status);
+        if status != self.last_status {
+            self.notifier.status(&status);
+            self.last_status = status;
+        }
         self.metrics_dirty = true;
         self.write_metrics(false);
     }
@@ -318,6 +327,9 @@ impl Daemon {
             EventKind::Access(_) => return,
             EventKind::Create(CreateKind::Folder | CreateKind::Any) => true,
             EventKind::Modify(ModifyKind::Name(_)) => true,
+            // A recorder writes a segment in many chunks; its close (or a touch) says when
+            // it is done, so each write need not be looked at.
+            EventKind::Modify(ModifyKind::Data(_)) => return,
             _ => false,
         };
         let registry = Registry::new(&self.settings.state_dir);
@@ -365,18 +377,25 @@ impl Daemon {
     /// until its hold ends or it reaches the cap.
     fn redue(&mut self) {
         let rules = pass::rules_for(&self.settings, &self.index.cameras);
-        let (holds, now) = (&self.holds, Timestamp::now());
+        let cameras = self.index.cameras.clone();
+        let (holds, settings, now) = (&self.holds, &self.settings, Timestamp::now());
         let mut cov = Vec::new();
+        let mut held = 0;
         self.index.reset_dues(|dir, b| {
             let clip = clip_of(dir, b);
             cov.clear();
             holds.covering(&clip, &mut cov);
-            match policy::expires(&clip, &cov, holds, &rules, now) {
+            let due = match policy::expires(&clip, &cov, holds, &rules, now) {
                 Some(t) => t.as_second(),
                 None if clip.recorded > now => b.recorded,
                 None => NEVER,
-            }
+            };
+            let camera = cameras.get(b.camera.0 as usize).map_or("", String::as_str);
+            let retention = settings.retention_for(camera).as_secs();
+            held += usize::from(due != NEVER && due > b.recorded.saturating_add(retention));
+            due
         });
+        self.held = held;
     }
 
     fn rebuild_holds(&mut self) {
@@ -412,7 +431,7 @@ impl Daemon {
         let mut lost = Vec::new();
         let mut cov = Vec::new();
         for (dir, e) in gone {
-            let clip = clip_of(&dir, &e.brief);
+            let clip = clip_of(&dir, &e);
             cov.clear();
             self.holds.covering(&clip, &mut cov);
             let active: Vec<String> = cov
@@ -779,12 +798,7 @@ impl Daemon {
 
     fn status_line(&self) -> String {
         let now = Timestamp::now();
-        let retention = self.settings.retention.retention().as_secs();
-        let held = self
-            .index
-            .iter()
-            .filter(|(_, e)| e.due > e.brief.recorded + retention && e.due != NEVER)
-            .count();
+        let held = self.held;
         let next = self
             .index
             .next_due()

@@ -38,7 +38,7 @@ impl Daemon {
             roots[ri].unrecognised = r.scan.unrecognised;
             for d in r.dirs.values() {
                 for e in &d.clips {
-                    let b = &e.brief;
+                    let b = e;
                     let camera = &self.index.cameras[b.camera.0 as usize];
                     let retention = s.retention_for(camera).as_secs();
                     let m =

@@ -97,8 +97,8 @@ fn previous_mtime(index: &Index, dir: &ClipDir, brief: &Brief) -> Option<Timesta
     let di = index.roots[usize::from(dir.root)].dirs.get(&dir.rel)?;
     di.clips
         .iter()
-        .filter(|e| e.brief.camera == brief.camera && e.brief.mtime < brief.mtime)
-        .map(|e| e.brief.mtime)
+        .filter(|e| e.camera == brief.camera && e.mtime < brief.mtime)
+        .map(|e| e.mtime)
         .max()
         .and_then(|t| Timestamp::from_second(t).ok())
 }

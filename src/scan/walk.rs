@@ -373,6 +373,8 @@ impl Worker<'_> {
         if !self.briefs.is_empty() {
             let mut clips = std::mem::take(&mut self.briefs);
             clips.sort_by_key(|b| b.recorded);
+            // The daemon keeps these for weeks: no growth slack.
+            clips.shrink_to_fit();
             self.indexed.push(IndexedDir {
                 dir: job.dir.clone(),
                 clips,
@@ -554,6 +556,7 @@ impl Worker<'_> {
                 mtime: meta.mtime.as_second(),
                 size: meta.size,
                 camera,
+                due: i64::MAX,
             });
             return;
         }
