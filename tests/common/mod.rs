@@ -358,3 +358,207 @@ pub fn files(dir: &Path) -> Vec<String> {
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
+
+// ---------------------------------------------------------------------------------------
+// Holds, erasures and exports
+
+/// `t` to the whole second, as clip names and RFC 3339 arguments carry it.
+pub fn secs(t: Timestamp) -> Timestamp {
+    Timestamp::from_second(t.as_second()).unwrap()
+}
+
+/// `t` as the CLI shows times: `2026-11-28 18:00:00 +01:00` in the test config's zone.
+pub fn oslo(t: Timestamp) -> String {
+    t.to_zoned_datetime(TimeZone::get("Europe/Oslo").unwrap())
+        .strftime("%Y-%m-%d %H:%M:%S %:z")
+        .to_string()
+}
+
+impl Env {
+    /// A Frigate clip for `camera` recorded from `start` (its name) until `end` (its mtime),
+    /// holding `bytes`.
+    pub fn clip(&self, camera: &str, start: Timestamp, end: Timestamp, bytes: &[u8]) -> PathBuf {
+        let p = self.frigate_span(camera, start, end);
+        std::fs::write(&p, bytes).unwrap();
+        set_mtime(&p, end);
+        p
+    }
+
+    /// `<state>/holds/`.
+    pub fn holds_dir(&self) -> PathBuf {
+        self.state.join("holds")
+    }
+
+    /// The names in the registry directory, the lock and temp files included, sorted.
+    pub fn registry_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.holds_dir())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// The hold files (`<ID>.toml`) in the registry, sorted.
+    pub fn hold_files(&self) -> Vec<String> {
+        self.registry_names()
+            .into_iter()
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+    }
+
+    /// One hold's file, parsed.
+    pub fn hold_toml(&self, id: &str) -> toml::Table {
+        let text = std::fs::read_to_string(self.holds_dir().join(format!("{id}.toml")))
+            .unwrap_or_else(|e| panic!("hold file {id}.toml: {e}"));
+        text.parse().unwrap()
+    }
+
+    /// `hold add --camera C… --from F --to T --case CASE --reason R` plus `extra`.
+    pub fn hold_window(
+        &self,
+        cameras: &[&str],
+        from: Timestamp,
+        to: Timestamp,
+        case: &str,
+        extra: &[&str],
+    ) -> Out {
+        let (from, to) = (from.to_string(), to.to_string());
+        let mut args = vec!["hold", "add"];
+        for c in cameras {
+            args.extend(["--camera", c]);
+        }
+        args.extend(["--from", &from, "--to", &to, "--case", case]);
+        args.extend(["--reason", "incident reported by staff"]);
+        args.extend(extra);
+        self.run(&args)
+    }
+
+    /// Places a window hold with `--json` and returns its ID.
+    pub fn hold_id(&self, cameras: &[&str], from: Timestamp, to: Timestamp, case: &str) -> String {
+        let out = self
+            .hold_window(cameras, from, to, case, &["--json"])
+            .expect(0);
+        out.json()["id"].as_str().unwrap().to_string()
+    }
+}
+
+/// Where `program` is on the PATH, if it is.
+pub fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A command run under `strace`, stopped or killed at an exact system call, so a test can
+/// act at a chosen point of a run without guessing at timing.
+pub struct Traced {
+    pub child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl Traced {
+    /// Runs `cmd` (the binary and its arguments, environment kept) under `strace` with
+    /// `inject` (e.g. `flock:signal=SIGSTOP:when=4`). `None` when strace is missing.
+    pub fn spawn(cmd: &Command, inject: &str, log: PathBuf) -> Option<Traced> {
+        let strace = which("strace")?;
+        let mut s = Command::new(strace);
+        let syscall = inject.split(':').next().unwrap();
+        s.args(["-f", "-qq", "-o"])
+            .arg(&log)
+            .args(["-e", &format!("trace={syscall}"), "-e"])
+            .arg(format!("inject={inject}"))
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => s.env(k, v),
+                None => s.env_remove(k),
+            };
+        }
+        s.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        Some(Traced {
+            child: s.spawn().unwrap(),
+            log,
+        })
+    }
+
+    /// The traced process (strace's child).
+    pub fn tracee(&self) -> Option<i32> {
+        let pid = self.child.id();
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    }
+
+    fn tracee_stopped(&self) -> bool {
+        let Some(pid) = self.tracee() else {
+            return false;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .next();
+        matches!(state, Some("t" | "T"))
+    }
+
+    /// Waits until the injected SIGSTOP has stopped the run (true), or the run ended without
+    /// stopping (false).
+    pub fn wait_stopped(&mut self) -> bool {
+        loop {
+            if self.child.try_wait().unwrap().is_some() {
+                return false;
+            }
+            let logged = std::fs::read_to_string(&self.log)
+                .unwrap_or_default()
+                .contains("--- stopped by SIGSTOP ---");
+            if logged && self.tracee_stopped() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Lets a stopped run go on and waits for it to end. SIGCONT is repeated while the run
+    /// lasts: one sent while strace is still handling the stop would be lost.
+    pub fn resume_and_wait(self) -> Out {
+        let pid = self.tracee();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        let nudger = std::thread::spawn(move || {
+            while let Some(pid) = pid.filter(|_| !flag.load(std::sync::atomic::Ordering::SeqCst)) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGCONT,
+                );
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        });
+        let out = self.finish();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        nudger.join().unwrap();
+        out
+    }
+
+    /// Waits for the run to end and collects its output.
+    pub fn finish(self) -> Out {
+        let o = self.child.wait_with_output().unwrap();
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
