@@ -191,7 +191,7 @@ mod name_tests {
         assert!(matches!(Name::new(b"05.30.mp4"), Name::Inline { .. }));
         assert_eq!(std::mem::size_of::<Name>(), 24);
         assert!(
-            std::mem::size_of::<Brief>() <= 56,
+            std::mem::size_of::<Brief>() <= 64,
             "{}",
             std::mem::size_of::<Brief>()
         );

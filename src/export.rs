@@ -257,7 +257,9 @@ fn walk_files(base: &Path, rel: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The filesystem UUID and label of the device holding `path`, where udev names them.
+/// The filesystem UUID and label of the device holding `path`: udev's names where it has
+/// them, else read from the filesystem's own superblock (ext2/3/4, FAT, exFAT) on the mount's
+/// source device, so a box without udev still records which stick the evidence went to.
 pub fn fs_identity(path: &Path) -> (Option<String>, Option<String>) {
     use std::os::unix::fs::MetadataExt;
     let Ok(dev) = std::fs::metadata(path).map(|m| m.dev()) else {
@@ -266,10 +268,93 @@ pub fn fs_identity(path: &Path) -> (Option<String>, Option<String>) {
     let find = |dir: &str| -> Option<String> {
         std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
             let target = std::fs::metadata(e.path()).ok()?;
-            (target.rdev() == dev).then(|| e.file_name().to_string_lossy().into_owned())
+            (target.rdev() == dev).then(|| unescape_udev(&e.file_name().to_string_lossy()))
         })
     };
-    (find("/dev/disk/by-uuid"), find("/dev/disk/by-label"))
+    let (uuid, label) = (find("/dev/disk/by-uuid"), find("/dev/disk/by-label"));
+    if uuid.is_some() {
+        return (uuid, label);
+    }
+    match source_device(dev).and_then(|d| read_superblock(&d)) {
+        Some((u, l)) => (u, l.or(label)),
+        None => (None, label),
+    }
+}
+
+/// udev escapes characters in link names as `\xNN`.
+fn unescape_udev(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && b.get(i + 1) == Some(&b'x')
+            && let Some(v) = s
+                .get(i + 2..i + 4)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 4;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The block device a filesystem with device number `dev` is mounted from.
+fn source_device(dev: u64) -> Option<PathBuf> {
+    let want = format!(
+        "{}:{}",
+        nix::libc::major(dev as _),
+        nix::libc::minor(dev as _)
+    );
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|l| {
+        let mut fields = l.split(' ');
+        (fields.nth(2)? == want).then_some(())?;
+        let after = l.split(" - ").nth(1)?;
+        let source = after.split(' ').nth(1)?;
+        source.starts_with("/dev/").then(|| PathBuf::from(source))
+    })
+}
+
+/// UUID and label from an ext2/3/4, FAT or exFAT superblock.
+fn read_superblock(device: &Path) -> Option<(Option<String>, Option<String>)> {
+    let mut buf = vec![0u8; 4096];
+    let mut f = File::open(device).ok()?;
+    f.read_exact(&mut buf).ok()?;
+    let text = |b: &[u8]| {
+        let t = String::from_utf8_lossy(b)
+            .trim_end_matches(['\0', ' '])
+            .to_string();
+        (!t.is_empty() && t != "NO NAME").then_some(t)
+    };
+    let serial = |b: &[u8]| format!("{:02X}{:02X}-{:02X}{:02X}", b[3], b[2], b[1], b[0]);
+    if buf[1024 + 0x38..1024 + 0x3a] == [0x53, 0xEF] {
+        let u = &buf[1024 + 0x68..1024 + 0x78];
+        let hex = crate::digest::to_hex(u);
+        let uuid = format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        );
+        return Some((Some(uuid), text(&buf[1024 + 0x78..1024 + 0x88])));
+    }
+    if &buf[3..11] == b"EXFAT   " {
+        return Some((Some(serial(&buf[0x64..0x68])), None));
+    }
+    if &buf[0x52..0x5a] == b"FAT32   " {
+        return Some((Some(serial(&buf[0x43..0x47])), text(&buf[0x47..0x52])));
+    }
+    if buf[0x36..0x3a] == *b"FAT1" {
+        return Some((Some(serial(&buf[0x27..0x2b])), text(&buf[0x2b..0x36])));
+    }
+    None
 }
 
 /// Opens the source directory of a clip for copying, by descriptor, without links.
@@ -281,6 +366,35 @@ pub fn open_source_dir(root: &Path, rel: &[u8]) -> io::Result<std::os::fd::Owned
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn superblocks_give_uuid_and_label() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut fat = vec![0u8; 4096];
+        fat[0x52..0x5a].copy_from_slice(b"FAT32   ");
+        fat[0x43..0x47].copy_from_slice(&[0x78, 0x56, 0x34, 0x12]);
+        fat[0x47..0x52].copy_from_slice(b"EVIDENCE   ");
+        std::fs::write(dir.path().join("fat"), &fat).unwrap();
+        assert_eq!(
+            read_superblock(&dir.path().join("fat")),
+            Some((Some("1234-5678".into()), Some("EVIDENCE".into())))
+        );
+        let mut ext = vec![0u8; 4096];
+        ext[1024 + 0x38..1024 + 0x3a].copy_from_slice(&[0x53, 0xEF]);
+        ext[1024 + 0x68..1024 + 0x78].copy_from_slice(&[0x11; 16]);
+        ext[1024 + 0x78..1024 + 0x7d].copy_from_slice(b"stick");
+        std::fs::write(dir.path().join("ext"), &ext).unwrap();
+        assert_eq!(
+            read_superblock(&dir.path().join("ext")),
+            Some((
+                Some("11111111-1111-1111-1111-111111111111".into()),
+                Some("stick".into())
+            ))
+        );
+        std::fs::write(dir.path().join("none"), vec![0u8; 4096]).unwrap();
+        assert_eq!(read_superblock(&dir.path().join("none")), None);
+        assert_eq!(unescape_udev("my\\x20stick"), "my stick");
+    }
 
     #[test]
     fn copy_manifest_verify_and_tamper() {

@@ -22,6 +22,10 @@ pub struct State {
     /// Registry hold IDs seen and not purged: one missing later has vanished.
     #[serde(default)]
     pub known_holds: std::collections::BTreeSet<String>,
+    /// Registry holds whose file vanished, and when a pass noticed: `status` keeps showing
+    /// the alarm for a week, so a timer-driven box does not hide it after one sweep.
+    #[serde(default)]
+    pub vanished_holds: BTreeMap<String, jiff::Timestamp>,
     /// Markers seen by a pass, by path: one that appears or goes is audited.
     #[serde(default)]
     pub known_markers: BTreeMap<String, crate::pass::SeenMarker>,

@@ -395,7 +395,6 @@ fn bad_erasure_requests_exit_2_and_delete_nothing() {
 }
 
 #[test]
-#[ignore = "BUG: erase on a box where no pass has run yet exits 1 (cannot open <state_dir>/lock): unlike sweep it never creates the state directory"]
 fn erase_works_before_any_pass_has_created_the_state_directory() {
     let env = Env::new("\"frigate\"");
     let clip = env.frigate("front", DAY);

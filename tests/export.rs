@@ -493,7 +493,6 @@ fn export_onto_a_second_filesystem_then_verify_there() {
 }
 
 #[test]
-#[ignore = "BUG: the export entry's fs_uuid/fs_label come only from udev's /dev/disk/by-uuid and by-label links; without udev an ext4 stick's UUID and label are not recorded"]
 fn the_export_entry_names_the_destination_filesystem_uuid_and_label() {
     if !common::is_root() {
         eprintln!("skipped: mounting a second filesystem needs root");

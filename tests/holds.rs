@@ -892,7 +892,6 @@ fn a_hold_file_removed_by_hand_is_audited_as_vanished_with_an_alarm() {
 }
 
 #[test]
-#[ignore = "BUG: `status` never reports a hold file that vanished; only the sweep that notices it prints the alarm once"]
 fn status_shows_the_alarm_for_a_vanished_hold() {
     let env = frigate();
     env.frigate("front", 9 * DAY);
@@ -1282,7 +1281,6 @@ fn a_hold_placed_between_two_batches_of_a_big_sweep_covers_every_clip_not_yet_de
 }
 
 #[test]
-#[ignore = "BUG: hold add writes hold_created even when a pass already wrote it (late) while hold add waited for the state lock: two entries for one hold"]
 fn a_hold_is_audited_once_when_a_pass_records_it_first() {
     if !strace_ready() {
         return;

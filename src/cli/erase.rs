@@ -172,6 +172,7 @@ pub fn run(
         }
     }
 
+    clipwarden::pass::create_state_dir(&settings.state_dir)?;
     let lock = StateLock::acquire(&settings.state_dir, LOCK_WAIT)?;
     let mut audit = AuditLog::open(&lock, now)?;
     let state = State::load(&settings.state_dir)?;

@@ -223,6 +223,7 @@ pub fn run(
     let (fs_uuid, fs_label) = export::fs_identity(&dest);
     let bytes: u64 = manifest.files.iter().map(|f| f.bytes).sum();
 
+    clipwarden::pass::create_state_dir(&settings.state_dir)?;
     let lock = StateLock::acquire(&settings.state_dir, LOCK_WAIT)?;
     let mut audit = AuditLog::open(&lock, now)?;
     let entry = ExportEntry {

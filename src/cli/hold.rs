@@ -121,6 +121,7 @@ pub fn add(cli: &Cli, settings: &Settings, args: AddArgs<'_>, who: &Operator) ->
         );
     }
 
+    clipwarden::pass::create_state_dir(&settings.state_dir)?;
     let registry = Registry::new(&settings.state_dir);
     let hold = {
         let lock = registry.lock(true, REGISTRY_WAIT)?;
@@ -297,6 +298,10 @@ fn record(
         .find(|h| h.id == id)
         .ok_or_else(|| anyhow::anyhow!("hold {id} vanished while it was being recorded"))?;
     let (event, fields) = entry(&hold);
+    if event == "hold_created" && hold.audit_seq.is_some() {
+        // A pass recorded it while this command waited for the lock.
+        return Ok(true);
+    }
     let appended = audit.append(now, event, &fields)?;
     audit.sync()?;
     if event == "hold_created" {

@@ -254,6 +254,17 @@ pub fn run(cli: &Cli, settings: &Settings) -> Result<Code> {
         alarms.push(e.to_string());
         State::default()
     });
+    if let Ok(reg) = clipwarden::holds::registry::Registry::new(&settings.state_dir).load() {
+        let missing = state
+            .known_holds
+            .iter()
+            .filter(|id| !reg.iter().any(|h| &h.id == *id));
+        for id in missing.chain(state.vanished_holds.keys()) {
+            alarms.push(format!(
+                "hold {id} vanished from the registry without being released or purged: its footage is no longer protected"
+            ));
+        }
+    }
     if let Some(last) = state.last_clock
         && now.duration_since(last) < -settings.safety.future_slack
     {

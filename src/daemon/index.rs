@@ -138,9 +138,7 @@ impl Index {
             None => {
                 root.clips += 1;
                 root.bytes += brief.size;
-                let at = di
-                    .clips
-                    .partition_point(|e| e.recorded <= brief.recorded);
+                let at = di.clips.partition_point(|e| e.recorded <= brief.recorded);
                 di.clips.insert(at, Brief { due, ..brief });
             }
         }
@@ -263,7 +261,6 @@ impl Index {
             .iter()
             .find(|e| &*e.name == name)
     }
-
 }
 
 #[cfg(test)]
@@ -278,6 +275,7 @@ mod tests {
             mtime: recorded + 10,
             size: 100,
             camera: CameraId(0),
+            due: NEVER,
         }
     }
 

@@ -577,7 +577,8 @@ pub fn rules_for(settings: &Settings, cameras: &[String]) -> Rules {
     }
 }
 
-fn create_state_dir(dir: &std::path::Path) -> Result<(), PassError> {
+/// Creates the state directory if it is missing (0750), as the first command to need it.
+pub fn create_state_dir(dir: &std::path::Path) -> Result<(), PassError> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)

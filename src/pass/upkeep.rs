@@ -10,6 +10,9 @@ use crate::holds::entries::{Created, Lifecycle};
 use crate::holds::registry::{Registry, RegistryError, RegistryHold};
 use crate::state::State;
 
+/// How long `status` keeps showing a vanished hold's alarm.
+pub const VANISHED_SHOWN: SignedDuration = SignedDuration::from_hours(7 * 24);
+
 #[derive(Debug, thiserror::Error)]
 pub enum UpkeepError {
     #[error(transparent)]
@@ -48,9 +51,13 @@ pub fn run(
             ));
             tracing::error!(hold = %id, "hold file vanished");
             state.known_holds.remove(&id);
+            state.vanished_holds.insert(id.clone(), now);
         }
     }
 
+    state
+        .vanished_holds
+        .retain(|_, at| now.duration_since(*at) < VANISHED_SHOWN);
     let mut keep = Vec::with_capacity(holds.len());
     for mut h in holds.drain(..) {
         if h.audit_seq.is_none() {
