@@ -38,6 +38,17 @@ pub struct RootIndex {
     pub scan: RootScan,
 }
 
+impl RootIndex {
+    /// How many clips are due at `now`; directories with nothing due are not looked into.
+    pub fn due_count(&self, now: i64) -> u64 {
+        self.dirs
+            .values()
+            .filter(|d| d.min_due <= now)
+            .map(|d| d.clips.iter().filter(|e| e.due <= now).count() as u64)
+            .sum()
+    }
+}
+
 /// The whole view.
 #[derive(Debug, Default)]
 pub struct Index {

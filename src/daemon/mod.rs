@@ -334,7 +334,16 @@ impl Daemon {
         };
         let registry = Registry::new(&self.settings.state_dir);
         if event.paths.iter().any(|p| p.starts_with(registry.dir())) {
-            self.holds_changed();
+            // Only a hold file arriving, changing or going matters; the lock and temp files
+            // (every pass touches the lock) do not.
+            let hold_file = |p: &PathBuf| {
+                p.file_name()
+                    .map(|n| n.as_encoded_bytes())
+                    .is_some_and(|n| n.ends_with(b".toml") && !n.starts_with(b"."))
+            };
+            if event.paths.iter().any(hold_file) {
+                self.holds_changed();
+            }
             return;
         }
         let now = Timestamp::now();

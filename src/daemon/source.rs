@@ -25,13 +25,7 @@ pub struct Due<'a> {
 
 impl Source for Due<'_> {
     fn pending(&self, root: u16) -> u64 {
-        let now = Timestamp::now().as_second();
-        self.index.roots[usize::from(root)]
-            .dirs
-            .values()
-            .flat_map(|d| d.clips.iter())
-            .filter(|e| e.due <= now)
-            .count() as u64
+        self.index.roots[usize::from(root)].due_count(Timestamp::now().as_second())
     }
 
     fn scan(&mut self) -> Scan {
