@@ -141,12 +141,10 @@ pub(super) fn run(req: &ScanRequest<'_>) -> Scan {
         let i16 = u16::try_from(i).expect("fewer than 65536 roots");
         match fsx::open_root(&root.path).and_then(|fd| {
             let meta = fsx::stat_fd(fd.as_fd())?;
-            let vfs = nix::sys::statvfs::fstatvfs(&fd).map_err(std::io::Error::from)?;
-            Ok((meta, vfs))
+            let fsid = fsx::fs_id(fd.as_fd())?;
+            Ok((meta, fsid))
         }) {
-            Ok((meta, vfs)) => {
-                #[allow(clippy::useless_conversion)] // c_ulong is 32 bits on armv7
-                let fsid = u64::from(vfs.filesystem_id());
+            Ok((meta, fsid)) => {
                 roots[i].fs = Some(FsId {
                     dev: meta.dev,
                     fsid,
