@@ -58,10 +58,7 @@ apt_install() { # packages...
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]}"
   command -v apt-get >/dev/null || die "need Debian packages ${missing[*]}, and there is no apt-get"
-  if [ ! -f /tmp/.clipwarden-apt-updated ]; then
-    apt-get update -qq >&2 || die "apt-get update failed"
-    touch /tmp/.clipwarden-apt-updated
-  fi
+  apt-get update -qq >&2 || die "apt-get update failed"
   local log
   log=$(mktemp)
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
