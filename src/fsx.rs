@@ -1,14 +1,19 @@
 //! The few filesystem calls everything goes through: directories opened by descriptor without
 //! following links, and `fstatat` that never follows a symlink.
+//!
+//! `stat` and `statfs` come from rustix, not from libc: on 32-bit glibc (armv7 recorders) the
+//! libc ABI has 32-bit sizes, inode numbers, times and block counts, so a clip of 2 GiB, a
+//! 64-bit inode, an mtime after 2038 or a disk over 16 TiB fails with EOVERFLOW. rustix makes
+//! the syscalls itself (statx, statfs64) and gives 64-bit fields on every target.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use jiff::Timestamp;
-use nix::fcntl::AtFlags;
 use nix::fcntl::{OFlag, open, openat};
-use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
+use nix::sys::stat::Mode;
+use rustix::fs::{AtFlags, FileType, Stat};
 
 const DIR_FLAGS: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_DIRECTORY)
@@ -37,26 +42,24 @@ pub enum FileKind {
 }
 
 impl FileMeta {
-    pub fn from_stat(st: &FileStat) -> FileMeta {
+    fn from_stat(st: &Stat) -> FileMeta {
         let ts = |s: i64, ns: i64| Timestamp::new(s, ns as i32).unwrap_or(Timestamp::UNIX_EPOCH);
-        let fmt = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
-        let kind = if fmt == SFlag::S_IFREG {
-            FileKind::File
-        } else if fmt == SFlag::S_IFDIR {
-            FileKind::Dir
-        } else if fmt == SFlag::S_IFLNK {
-            FileKind::Symlink
-        } else {
-            FileKind::Other
+        let kind = match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => FileKind::File,
+            FileType::Directory => FileKind::Dir,
+            FileType::Symlink => FileKind::Symlink,
+            _ => FileKind::Other,
         };
-        #[allow(clippy::useless_conversion)] // the widths differ between 32- and 64-bit targets
+        // rustix's `Stat` is the kernel's layout on 64-bit targets and its own all-64-bit
+        // struct on 32-bit ones, so some of these conversions are no-ops on one of them.
+        #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
         FileMeta {
-            ino: st.st_ino.into(),
-            dev: st.st_dev.into(),
-            size: st.st_size.max(0) as u64,
+            ino: u64::from(st.st_ino),
+            dev: u64::from(st.st_dev),
+            size: i64::from(st.st_size).max(0) as u64,
             kind,
-            mtime: ts(st.st_mtime.into(), st.st_mtime_nsec.into()),
-            ctime: ts(st.st_ctime.into(), st.st_ctime_nsec.into()),
+            mtime: ts(i64::from(st.st_mtime), st.st_mtime_nsec as i64),
+            ctime: ts(i64::from(st.st_ctime), st.st_ctime_nsec as i64),
             uid: st.st_uid,
             gid: st.st_gid,
         }
@@ -127,13 +130,15 @@ pub fn open_rel_dir(root: BorrowedFd<'_>, rel: &[u8]) -> io::Result<OwnedFd> {
 
 /// `fstatat` without following a final symlink.
 pub fn stat_at(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<FileMeta> {
-    fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+    rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
         .map(|s| FileMeta::from_stat(&s))
-        .map_err(errno)
+        .map_err(io::Error::from)
 }
 
 pub fn stat_fd(fd: BorrowedFd<'_>) -> io::Result<FileMeta> {
-    fstat(fd).map(|s| FileMeta::from_stat(&s)).map_err(errno)
+    rustix::fs::fstat(fd)
+        .map(|s| FileMeta::from_stat(&s))
+        .map_err(io::Error::from)
 }
 
 /// Joins a root path with a relative directory and a name, for messages and `--json`.
@@ -150,18 +155,27 @@ pub fn join(root: &Path, rel_dir: &[u8], name: &[u8]) -> std::path::PathBuf {
 }
 
 /// Bytes available to unprivileged writers on the filesystem holding `path`.
-#[allow(clippy::unnecessary_cast)] // the statvfs fields are 32 bits wide on armv7
 pub fn free_bytes(path: &Path) -> Option<u64> {
-    let v = nix::sys::statvfs::statvfs(path).ok()?;
-    Some((v.blocks_available() as u64).saturating_mul(v.fragment_size() as u64))
+    space(path).map(|(free, _)| free)
 }
 
-/// The filesystem's magic number (`statfs.f_type`).
-#[allow(clippy::unnecessary_cast)] // its width differs between targets
-pub fn fs_magic(path: &Path) -> Option<i64> {
-    nix::sys::statfs::statfs(path)
-        .ok()
-        .map(|fs| fs.filesystem_type().0 as i64)
+/// Free bytes (for unprivileged writers) and total bytes of the filesystem holding `path`.
+pub fn space(path: &Path) -> Option<(u64, u64)> {
+    let v = rustix::fs::statvfs(path).ok()?;
+    Some((v.f_bavail.saturating_mul(v.f_frsize), v.f_blocks.saturating_mul(v.f_frsize)))
+}
+
+/// The filesystem's magic number (`statfs.f_type`). Magic numbers are 32-bit values; the
+/// field is a signed `long`, so on 32-bit targets btrfs (0x9123683E) and others would come
+/// out negative if widened with their sign.
+pub fn fs_magic(path: &Path) -> Option<u32> {
+    rustix::fs::statfs(path).ok().map(|fs| fs.f_type as u32)
+}
+
+/// The filesystem's id (`statvfs.f_fsid`, both of its 32-bit words), to notice a root whose
+/// disk was swapped or not mounted.
+pub fn fs_id(dir: BorrowedFd<'_>) -> io::Result<u64> {
+    Ok(rustix::fs::fstatvfs(dir)?.f_fsid)
 }
 
 /// When running as root in a directory someone else owns (the state directory, owned by the

@@ -89,9 +89,8 @@ fn stderr_is_journal() -> bool {
     let Some((dev, ino)) = stream.split_once(':') else {
         return false;
     };
-    let Ok(st) = nix::sys::stat::fstat(std::io::stderr()) else {
+    let Ok(meta) = clipwarden::fsx::stat_fd(std::os::fd::AsFd::as_fd(&std::io::stderr())) else {
         return false;
     };
-    let meta = clipwarden::fsx::FileMeta::from_stat(&st);
     dev.parse::<u64>().ok() == Some(meta.dev) && ino.parse::<u64>().ok() == Some(meta.ino)
 }

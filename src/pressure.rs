@@ -30,7 +30,7 @@ pub fn check(settings: &Settings) -> Vec<Pressure> {
         let Ok(fs) = crate::scan::fs_id(&root.path) else {
             continue;
         };
-        let Some((free, total)) = space(&root.path) else {
+        let Some((free, total)) = crate::fsx::space(&root.path) else {
             continue;
         };
         let threshold = min_free.bytes_of(total);
@@ -56,15 +56,4 @@ pub fn check(settings: &Settings) -> Vec<Pressure> {
         .map(|(_, p)| p)
         .filter(|p| p.free < p.threshold)
         .collect()
-}
-
-/// Free bytes (for unprivileged writers) and total bytes of the filesystem holding `path`.
-#[allow(clippy::unnecessary_cast)] // the statvfs fields are 32 bits wide on armv7
-fn space(path: &std::path::Path) -> Option<(u64, u64)> {
-    let v = nix::sys::statvfs::statvfs(path).ok()?;
-    let unit = v.fragment_size() as u64;
-    Some((
-        (v.blocks_available() as u64).saturating_mul(unit),
-        (v.blocks() as u64).saturating_mul(unit),
-    ))
 }

@@ -261,7 +261,7 @@ fn probe_state_dir(dir: &Path) -> Probe {
 }
 
 /// Names for the filesystems a recorder is likely to have.
-fn fs_name(magic: i64) -> String {
+fn fs_name(magic: u32) -> String {
     match magic {
         0xEF53 => "ext4".into(),
         0x5846_5342 => "xfs".into(),

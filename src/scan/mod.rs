@@ -172,13 +172,8 @@ pub fn fs_id(path: &std::path::Path) -> std::io::Result<FsId> {
     use std::os::fd::AsFd;
     let fd = crate::fsx::open_root(path)?;
     let meta = crate::fsx::stat_fd(fd.as_fd())?;
-    let vfs = nix::sys::statvfs::fstatvfs(&fd).map_err(std::io::Error::from)?;
-    #[allow(clippy::useless_conversion)] // c_ulong is 32 bits on armv7
-    let fsid = u64::from(vfs.filesystem_id());
-    Ok(FsId {
-        dev: meta.dev,
-        fsid,
-    })
+    let fsid = crate::fsx::fs_id(fd.as_fd())?;
+    Ok(FsId { dev: meta.dev, fsid })
 }
 
 /// A sensible thread count: the machine's cores, at most eight (directory reads stop scaling

@@ -256,9 +256,20 @@ impl Env {
     }
 }
 
+/// Sets `p`'s atime and mtime (of a symlink itself, not its target). Through rustix rather
+/// than filetime: on 32-bit glibc filetime's `time_t` is 32 bits, and a time after 2038
+/// would silently wrap into 1901.
 pub fn set_mtime(p: &Path, t: Timestamp) {
-    let ft = filetime::FileTime::from_unix_time(t.as_second(), 0);
-    filetime::set_symlink_file_times(p, ft, ft).unwrap();
+    use rustix::fs::{AtFlags, CWD, Timespec, Timestamps, utimensat};
+    let ts = Timespec {
+        tv_sec: t.as_second(),
+        tv_nsec: 0,
+    };
+    let times = Timestamps {
+        last_access: ts,
+        last_modification: ts,
+    };
+    utimensat(CWD, p, &times, AtFlags::SYMLINK_NOFOLLOW).unwrap();
 }
 
 /// Makes `p` `len` bytes long (sparse) without changing its mtime.
