@@ -109,7 +109,9 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 /// Lays a Frigate clip down outside the root with its final mtime, then moves it in: the
 /// daemon sees a whole file appear at once, as a recorder's rename does.
 fn arrive(env: &Env, camera: &str, age: i64) -> PathBuf {
-    let staging = env.tmp.path().join("staging");
+    // Staged beside the clips (a dot directory, which no layout reads) so the rename stays on
+    // the root's filesystem, whatever is mounted there.
+    let staging = env.root.join(".staging");
     std::fs::create_dir_all(&staging).unwrap();
     let at = env.frigate(camera, age);
     let tmp = staging.join(at.file_name().unwrap());
@@ -310,5 +312,38 @@ fn the_metrics_textfile_is_written_and_passes_promtool() {
         check.status.success() && check.stdout.is_empty() && check.stderr.is_empty(),
         "{check:?}"
     );
+    assert!(d.stop().success());
+}
+
+#[test]
+fn a_disk_mounted_over_a_root_is_watched_and_swept() {
+    let env = Env::new("\"frigate\"");
+    env.frigate("front", DAY);
+    let mut d = Daemon::start(&env, None);
+    d.expect_message("READY=1");
+    let mounted = nix::mount::mount(
+        Some("tmpfs"),
+        &env.root,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    );
+    if mounted.is_err() {
+        eprintln!("skipped: cannot mount tmpfs here");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _guard = Unmount(&env.root);
+    // The new disk is found, watched, and what then arrives on it is swept.
+    d.expect_matching("the rescan of the new disk", |m| {
+        m.contains("STATUS=0 clips")
+    });
+    let old = arrive(&env, "yard", 9 * DAY);
+    eventually("the expired clip on the new disk to go", || gone(&old));
     assert!(d.stop().success());
 }

@@ -40,6 +40,9 @@ const BATCH_MAX: usize = 10_000;
 const BACKOFF: i64 = 600;
 /// The longest the loop sleeps: a wall-clock jump is noticed within this.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// How often the roots' filesystems are compared with the view's: a mount over a root (or an
+/// unmount under it) sends no event a watch can see.
+const ROOT_CHECK_EVERY: Duration = Duration::from_secs(10);
 /// The metrics textfile is rewritten at most this often: SD cards wear.
 const METRICS_EVERY: Duration = Duration::from_secs(15);
 /// Anchors go to the journal at least this often.
@@ -94,6 +97,8 @@ struct Daemon {
     last_pass: Option<(Timestamp, Duration)>,
     /// When disk pressure is next checked.
     next_pressure: Instant,
+    /// When the roots' filesystems are next compared with the view's.
+    next_root_check: Instant,
     clock: (Instant, Timestamp),
     config_valid: bool,
     stop: bool,
@@ -143,6 +148,7 @@ pub fn run(config_path: &Path, settings: Settings) -> anyhow::Result<()> {
         urgent: false,
         last_pass: None,
         next_pressure: started,
+        next_root_check: started,
         clock: (started, Timestamp::now()),
         config_valid: true,
         stop: false,
@@ -218,6 +224,10 @@ impl Daemon {
             tracing::warn!("filesystem event queue overflowed: rescanning");
             self.next_reconcile = now_i;
         }
+        if now_i >= self.next_root_check {
+            self.next_root_check = now_i + ROOT_CHECK_EVERY;
+            self.check_roots();
+        }
         if now_i >= self.next_reconcile {
             self.reconcile();
         }
@@ -280,7 +290,10 @@ impl Daemon {
     fn next_wake(&self) -> Instant {
         let now_i = Instant::now();
         let mut wake = now_i + MAX_SLEEP;
-        wake = wake.min(self.next_reconcile).min(self.next_anchor);
+        wake = wake
+            .min(self.next_reconcile)
+            .min(self.next_anchor)
+            .min(self.next_root_check);
         if let Some(w) = self.next_watchdog {
             wake = wake.min(w);
         }
@@ -506,7 +519,19 @@ impl Daemon {
         if found.roots.iter().all(|r| r.unavailable.is_none()) {
             self.alarms.clear("root_unavailable");
         }
+        // A root that came back, or whose filesystem changed (an unmount and remount, a swapped
+        // disk), has watches on inodes that are gone: set them up again.
+        let remounted = !self.index.roots.is_empty()
+            && found
+                .roots
+                .iter()
+                .zip(&self.index.roots)
+                .any(|(now, was)| now.fs != was.scan.fs);
         self.index = Index::from_scan(found, |_, _| NEVER);
+        if remounted {
+            tracing::warn!("a root's filesystem changed: watching it again");
+            self.watch();
+        }
         self.rebuild_holds();
         self.redue();
         // What a rescan finds already due (after a reload, an overflow, a clock jump) goes now.
@@ -782,6 +807,21 @@ impl Daemon {
             self.next_reconcile = now_i;
         }
         self.clock = (now_i, now_w);
+    }
+
+    /// A root mounted, unmounted or swapped since the view was built: rescan (which watches
+    /// it again).
+    fn check_roots(&mut self) {
+        let changed = self
+            .settings
+            .roots
+            .iter()
+            .zip(&self.index.roots)
+            .any(|(cfg, r)| scan::fs_id(&cfg.path).ok() != r.scan.fs);
+        if changed {
+            tracing::warn!("a root's filesystem changed: rescanning");
+            self.next_reconcile = Instant::now();
+        }
     }
 
     fn check_writable(&mut self) {
