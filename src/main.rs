@@ -52,6 +52,7 @@ fn main() -> ExitCode {
             .init(),
     }
 
+    raise_descriptor_limit();
     match cli::run(args) {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => match err.downcast_ref::<Exit>() {
@@ -93,4 +94,21 @@ fn stderr_is_journal() -> bool {
         return false;
     };
     dev.parse::<u64>().ok() == Some(meta.dev) && ino.parse::<u64>().ok() == Some(meta.ino)
+}
+
+/// Lifts the soft limit on open descriptors to the hard one: a deep tree of small directories
+/// or a large batch of deletions should not fail where the system would allow it.
+fn raise_descriptor_limit() {
+    use nix::libc::{RLIMIT_NOFILE, getrlimit, rlimit, setrlimit};
+    let mut lim = rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain libc calls with a valid, owned struct.
+    unsafe {
+        if getrlimit(RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &lim);
+        }
+    }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{DAY, Env};
 
-const PATIENCE: Duration = Duration::from_secs(20);
+const PATIENCE: Duration = Duration::from_secs(60);
 
 struct Daemon {
     child: Child,

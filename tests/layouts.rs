@@ -155,3 +155,24 @@ fn motioneye_across_dst_changes() {
         ]
     );
 }
+
+/// A layout that keeps clips directly in the root (one level): swept like any other.
+#[test]
+fn a_flat_pattern_with_clips_in_the_root() {
+    let env = Env::new(
+        "{ pattern = \"{camera}_{date:%Y%m%d}_{time:%H%M%S}.{ext}\", timezone = \"UTC\" }",
+    );
+    let name = |cam: &str, age: i64| {
+        let t = env.now - jiff::SignedDuration::from_secs(age);
+        format!(
+            "{cam}_{}.mp4",
+            t.to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                .strftime("%Y%m%d_%H%M%S")
+        )
+    };
+    let old = env.file(&name("door", 9 * DAY), 9 * DAY);
+    let young = env.file(&name("door", DAY), DAY);
+    sweep(&env);
+    assert!(!old.exists() && young.exists());
+    assert!(env.root.is_dir());
+}

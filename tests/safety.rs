@@ -564,3 +564,36 @@ fn files_a_root_command_creates_in_the_state_dir_belong_to_its_owner() {
     );
     assert!(young.exists());
 }
+
+#[test]
+fn many_small_directories_do_not_exhaust_file_descriptors() {
+    // Dahua-style deep trees: one clip per hour directory, five levels down.
+    let env = Env::new("\"mtime\"");
+    let clips: Vec<_> = (0..200)
+        .map(|h| {
+            env.file(
+                &format!(
+                    "cam/2026-11-{:02}/001/dav/{:02}/seg.mp4",
+                    1 + h / 24,
+                    h % 24
+                ),
+                9 * DAY + h,
+            )
+        })
+        .collect();
+    let mut cmd = env.command(&["sweep", "--force"]);
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let lim = nix::libc::rlimit {
+                rlim_cur: 128,
+                rlim_max: 128,
+            };
+            if nix::libc::setrlimit(nix::libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = common::output(&mut cmd).expect(0);
+    assert!(clips.iter().all(|c| !c.exists()), "{}", out.stdout);
+}

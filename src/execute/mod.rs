@@ -33,6 +33,9 @@ use crate::scan::FoundMarker;
 /// enough that an SD card's fsync does not dominate a first sweep, small enough that a crash
 /// leaves few entries for files that still exist.
 const BATCH: usize = 8192;
+/// Directories (each with a descriptor per level) queued before a flush; far below the usual
+/// 1024-descriptor limit even for five-level trees.
+const MAX_OPEN_DIRS: usize = 64;
 
 /// What became of one planned deletion.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,25 +125,37 @@ pub struct Executor<'a> {
 /// on the way down can be checked again just before unlinking.
 struct OpenDir {
     dir: Arc<ClipDir>,
-    /// `levels[i]` is the directory at depth i+1 below the root; the last is the clip's.
-    levels: Vec<OwnedFd>,
-    /// `.hold` at each level as first seen: (inode, mtime, size) or absent.
+    /// The root, shared by every directory of a pass.
+    root: Arc<OwnedFd>,
+    /// The clips' directory, opened from the root level by level; `None` when the layout
+    /// keeps clips in the root itself. One descriptor a queued directory, so deep trees of
+    /// small directories stay far from the descriptor limit.
+    leaf: Option<OwnedFd>,
+    /// `.hold` at each level below the root as first seen: (inode, mtime, size) or absent.
     dir_markers: Vec<Option<(u64, Timestamp, u64)>>,
 }
 
 impl OpenDir {
     fn fd(&self) -> &OwnedFd {
-        self.levels
-            .last()
-            .expect("a clip directory lies below its root")
+        self.leaf.as_ref().unwrap_or(&self.root)
     }
 
-    /// True when a directory marker appeared, vanished or changed since the pre-check.
+    /// True when a directory marker appeared, vanished or changed since the pre-check (or a
+    /// level can no longer be opened the safe way).
     fn markers_changed(&self) -> bool {
-        self.levels
-            .iter()
-            .zip(&self.dir_markers)
-            .any(|(fd, seen)| marker_snapshot(fd, b".hold") != *seen)
+        let mut cur: Option<OwnedFd> = None;
+        let comps = self.dir.rel.split(|&b| b == b'/').filter(|c| !c.is_empty());
+        for (comp, seen) in comps.zip(&self.dir_markers) {
+            let parent = cur.as_ref().unwrap_or(&self.root);
+            let Ok(fd) = fsx::open_dir_at(parent.as_fd(), comp) else {
+                return true;
+            };
+            if marker_snapshot(&fd, b".hold") != *seen {
+                return true;
+            }
+            cur = Some(fd);
+        }
+        false
     }
 }
 
@@ -268,7 +283,7 @@ impl Executor<'_> {
     ) -> Result<(), Stop> {
         let root_cfg = &self.roots[usize::from(root)];
         let root_fd = match fsx::open_root(&root_cfg.path) {
-            Ok(fd) => fd,
+            Ok(fd) => Arc::new(fd),
             Err(e) => {
                 let why = format!("root {} cannot be opened: {e}", root_cfg.path.display());
                 for &a in actions {
@@ -298,7 +313,14 @@ impl Executor<'_> {
                 report,
                 &mut batch,
             )?;
-            if batch.len() >= BATCH {
+            // Each queued directory keeps its descriptors open until the flush: flush by
+            // directories too, so deep trees of small directories cannot run out of them.
+            let open_dirs = batch
+                .iter()
+                .map(|r| Arc::as_ptr(&r.dir))
+                .collect::<std::collections::HashSet<_>>()
+                .len();
+            if batch.len() >= BATCH || open_dirs >= MAX_OPEN_DIRS {
                 self.flush(&mut batch, audit, report, &mut touched)?;
             }
             start = end;
@@ -314,7 +336,7 @@ impl Executor<'_> {
     #[allow(clippy::too_many_arguments)]
     fn precheck_dir(
         &self,
-        root_fd: &OwnedFd,
+        root_fd: &Arc<OwnedFd>,
         dir: &Arc<ClipDir>,
         actions: &[usize],
         clips: &[Clip],
@@ -445,16 +467,23 @@ impl Executor<'_> {
     /// Opens `dir` below the root component by component, reading each level's `.hold`.
     fn open_dir(
         &self,
-        root_fd: &OwnedFd,
+        root_fd: &Arc<OwnedFd>,
         dir: &Arc<ClipDir>,
     ) -> std::io::Result<(OpenDir, Vec<FoundMarker>)> {
-        let mut levels: Vec<OwnedFd> = Vec::new();
+        let mut leaf: Option<OwnedFd> = None;
         let mut dir_markers = Vec::new();
         let mut found = Vec::new();
         let mut here = ClipDir::root(dir.root);
-        for comp in dir.rel.split(|&b| b == b'/') {
-            let parent = levels.last().unwrap_or(root_fd);
+        let root_dev = fsx::stat_fd(root_fd.as_fd())?.dev;
+        for comp in dir.rel.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+            let parent = leaf.as_ref().unwrap_or(root_fd);
             let fd = fsx::open_dir_at(parent.as_fd(), comp)?;
+            // Another filesystem mounted inside the root is not the root's: never delete there.
+            if fsx::stat_fd(fd.as_fd())?.dev != root_dev {
+                return Err(std::io::Error::other(
+                    "a different filesystem is mounted there",
+                ));
+            }
             here = Arc::new(here.child(comp));
             let snap = marker_snapshot(&fd, b".hold");
             if snap.is_some() {
@@ -465,12 +494,13 @@ impl Executor<'_> {
                 });
             }
             dir_markers.push(snap);
-            levels.push(fd);
+            leaf = Some(fd);
         }
         Ok((
             OpenDir {
                 dir: dir.clone(),
-                levels,
+                root: root_fd.clone(),
+                leaf,
                 dir_markers,
             },
             found,

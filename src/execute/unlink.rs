@@ -20,6 +20,8 @@ use crate::holds::Holds;
 use crate::holds::registry::RegistryError;
 use crate::policy::Reason;
 
+/// Within one directory, how many clips are unlinked between looks at its directory markers.
+const MARKER_RECHECK: usize = 256;
 /// How long a batch waits for a registry writer (`hold add`) to finish.
 const REGISTRY_WAIT: Duration = Duration::from_secs(30);
 
@@ -136,8 +138,13 @@ impl Executor<'_> {
                         loop {
                             let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(run) = runs.get(k) else { break };
-                            let markers_same = !batch[run.start].dir.markers_changed();
-                            for i in run.clone() {
+                            let mut markers_same = !batch[run.start].dir.markers_changed();
+                            for (k, i) in run.clone().enumerate() {
+                                // A long run looks at its directory markers again now and then,
+                                // so a `.hold` placed partway through is seen.
+                                if k > 0 && k % MARKER_RECHECK == 0 {
+                                    markers_same = markers_same && !batch[i].dir.markers_changed();
+                                }
                                 let result = if held[i] {
                                     Err(Outcome::Kept(
                                         "a registry hold was placed after the entry was written"
