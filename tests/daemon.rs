@@ -347,3 +347,200 @@ fn a_disk_mounted_over_a_root_is_watched_and_swept() {
     eventually("the expired clip on the new disk to go", || gone(&old));
     assert!(d.stop().success());
 }
+
+/// Writes a file with a given mtime, staged inside the root so its arrival is one rename.
+fn arrive_at(env: &Env, rel: &str, mtime_age: i64) -> PathBuf {
+    let staging = env.root.join(".staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    let tmp = staging.join(rel.replace('/', "_"));
+    std::fs::write(&tmp, b"footage").unwrap();
+    common::set_mtime(&tmp, env.now - jiff::SignedDuration::from_secs(mtime_age));
+    let at = env.root.join(rel);
+    std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+    std::fs::rename(&tmp, &at).unwrap();
+    at
+}
+
+#[test]
+fn a_window_hold_on_an_mtime_layout_is_honoured_across_directories() {
+    // The recording of cam/b/2.mp4 starts at the previous clip's mtime, in cam/a.
+    let env = Env::new("\"mtime\"");
+    env.file("cam/new/0.mp4", DAY);
+    let t = |age: i64| (env.now - jiff::SignedDuration::from_secs(age)).to_string();
+    let mut d = Daemon::start(&env, None);
+    d.expect_message("READY=1");
+    env.run(&[
+        "hold",
+        "add",
+        "--camera",
+        "cam",
+        "--from",
+        &t(10 * DAY),
+        "--to",
+        &t(10 * DAY - 120),
+        "--case",
+        "MT-1",
+        "--reason",
+        "r",
+    ])
+    .expect(0);
+    arrive_at(&env, "cam/a/1.mp4", 10 * DAY + 300);
+    let held = arrive_at(&env, "cam/b/2.mp4", 10 * DAY - 600);
+    let unheld = arrive_at(&env, "cam/c/3.mp4", 9 * DAY);
+    eventually("the unheld clip to go", || gone(&unheld));
+    assert!(
+        held.exists(),
+        "the clip recording through the window was deleted"
+    );
+    assert!(d.stop().success());
+}
+
+#[test]
+fn a_clip_with_a_future_mtime_is_judged_by_its_ctime() {
+    let env = Env::full("[safety]\nquiet_period = \"1s\"", "\"frigate\"", "");
+    let clip = env.frigate("front", 9 * DAY);
+    common::set_mtime(
+        &clip,
+        env.now + jiff::SignedDuration::from_secs(3 * 365 * DAY),
+    );
+    std::thread::sleep(Duration::from_millis(1500)); // its ctime leaves the quiet period
+    let mut d = Daemon::start(&env, None);
+    d.expect_message("READY=1");
+    eventually("the clip to go", || gone(&clip));
+    assert!(d.stop().success());
+}
+
+#[test]
+fn nothing_is_deleted_on_a_filesystem_mounted_inside_a_root() {
+    let env = Env::new("\"motioneye\"");
+    env.motioneye("Camera1", DAY);
+    std::fs::create_dir_all(env.root.join("archive")).unwrap();
+    if nix::mount::mount(
+        Some("tmpfs"),
+        &env.root.join("archive"),
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .is_err()
+    {
+        eprintln!("skipped: cannot mount tmpfs here");
+        return;
+    }
+    let archive = env.root.join("archive");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _guard = Unmount(archive.clone());
+    let mut d = Daemon::start(&env, None);
+    d.expect_message("READY=1");
+    let t = env.now - jiff::SignedDuration::from_secs(9 * DAY);
+    let day = t
+        .to_zoned_datetime(jiff::tz::TimeZone::get("Europe/Oslo").unwrap())
+        .strftime("%Y-%m-%d")
+        .to_string();
+    std::fs::create_dir_all(archive.join(&day)).unwrap();
+    let foreign = archive.join(&day).join("10-00-00.mp4");
+    std::fs::write(&foreign, b"not the root's").unwrap();
+    common::set_mtime(&foreign, t);
+    let ours = arrive_at(&env, &format!("Camera1/{day}/10-00-00.mp4"), 9 * DAY);
+    eventually("the root's own expired clip to go", || gone(&ours));
+    assert!(
+        foreign.exists(),
+        "deleted on another filesystem mounted inside the root"
+    );
+    assert!(d.stop().success());
+}
+
+#[test]
+fn disk_pressure_takes_unheld_footage_even_when_older_held_footage_fills_the_disk() {
+    let env = Env::with("\"frigate\"", "min_free = \"99%\"\nmin_keep = \"1h\"");
+    let held: Vec<_> = (20..23).map(|d| env.frigate("front", d * DAY)).collect();
+    std::fs::write(env.root.join(".hold-note"), "").ok();
+    for h in &held {
+        std::fs::write(h.with_extension("mp4.hold"), "case = \"P\"").unwrap();
+    }
+    let unheld: Vec<_> = (3..6).map(|h| env.frigate("yard", h * 3600)).collect();
+    let mut d = Daemon::start(&env, None);
+    d.expect_message("READY=1");
+    eventually("the unheld footage past min_keep to go", || {
+        unheld.iter().all(|p| gone(p))
+    });
+    assert!(held.iter().all(|p| p.exists()));
+    assert!(d.stop().success());
+}
+
+#[test]
+fn the_watchdog_keeps_pinging_while_another_pass_holds_the_lock() {
+    let env = Env::new("\"frigate\"");
+    env.frigate("front", DAY);
+    let mut d = Daemon::start(&env, Some(4_000_000));
+    d.expect_message("READY=1");
+    let lock = clipwarden::lock::StateLock::acquire(&env.state, Duration::from_secs(5)).unwrap();
+    let _due = arrive(&env, "yard", 9 * DAY);
+    let mut pings = vec![Instant::now()];
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        d.expect_message("WATCHDOG=1");
+        pings.push(Instant::now());
+    }
+    drop(lock);
+    let worst = pings.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(
+        worst < Duration::from_secs(4),
+        "a gap of {worst:?} would let systemd's watchdog kill it"
+    );
+    assert!(d.stop().success());
+}
+
+#[test]
+fn a_root_added_by_reload_is_swept_without_a_crash() {
+    let env = Env::new("\"frigate\"");
+    env.frigate("front", DAY);
+    let second = env.tmp.path().join("rec2");
+    std::fs::create_dir_all(&second).unwrap();
+    let mut d = Daemon::start(&env, None);
+    d.expect_message("READY=1");
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        format!(
+            "{text}\n[[root]]\npath = \"{}\"\nlayout = \"mtime\"\n",
+            second.display()
+        ),
+    )
+    .unwrap();
+    for i in 0..20 {
+        std::fs::create_dir_all(second.join("cam")).unwrap();
+        std::fs::write(second.join(format!("cam/{i}.mp4")), b"x").unwrap();
+    }
+    d.signal(nix::sys::signal::Signal::SIGHUP);
+    let old = second.join("cam/old.mp4");
+    std::fs::write(&old, b"x").unwrap();
+    common::set_mtime(&old, env.now - jiff::SignedDuration::from_secs(9 * DAY));
+    eventually("the new root's expired clip to go", || gone(&old));
+    assert!(d.child.try_wait().unwrap().is_none(), "the daemon died");
+    assert!(d.stop().success());
+}
+
+#[test]
+fn held_clips_removed_right_after_their_marker_raise_the_alarm() {
+    let env = Env::new("\"frigate\"");
+    let clips: Vec<_> = (0..3)
+        .map(|i| env.frigate("front", 9 * DAY + i * 10))
+        .collect();
+    let hour = clips[0].parent().unwrap().parent().unwrap().to_path_buf();
+    std::fs::write(hour.join(".hold"), "case = \"V\"").unwrap();
+    let mut d = Daemon::start(&env, None);
+    d.expect_message("READY=1");
+    std::fs::remove_file(hour.join(".hold")).unwrap();
+    for c in &clips {
+        let _ = std::fs::remove_file(c);
+    }
+    d.expect_message("clip_vanished");
+    assert!(!env.events("clip_vanished").is_empty());
+    assert!(d.stop().success());
+}

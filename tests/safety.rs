@@ -597,3 +597,31 @@ fn many_small_directories_do_not_exhaust_file_descriptors() {
     let out = common::output(&mut cmd).expect(0);
     assert!(clips.iter().all(|c| !c.exists()), "{}", out.stdout);
 }
+
+#[test]
+fn markers_in_young_directories_counted_for_the_guard_are_not_reported_removed() {
+    let env = Env::new("\"frigate\"");
+    // 15 due and 20 young: the guard needs the young days' count, so they are read for it.
+    for i in 0..15 {
+        env.frigate("front", 9 * DAY + i * 600);
+    }
+    let young: Vec<_> = (0..20)
+        .map(|i| env.frigate("yard", DAY + i * 600))
+        .collect();
+    let hour = young[0].parent().unwrap().parent().unwrap().to_path_buf();
+    std::fs::write(hour.join(".hold"), "case = \"Y\"").unwrap();
+    // As if the daemon had already recorded that marker.
+    let shown = hour.join(".hold").display().to_string();
+    std::fs::create_dir_all(&env.state).unwrap();
+    std::fs::write(
+        env.state.join("state.json"),
+        format!("{{\"known_markers\":{{\"{shown}\":{{\"sha256\":null,\"owner_uid\":0}}}}}}"),
+    )
+    .unwrap();
+    env.run(&["sweep"]).expect(0);
+    assert!(
+        env.events("marker_removed").is_empty(),
+        "{:?}",
+        env.events("marker_removed")
+    );
+}

@@ -158,7 +158,8 @@ pub fn run(
         )?;
         return Ok(Code::Ok);
     }
-    if !cli.json && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+    // On a terminal a person confirms, whatever the output format.
+    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
         eprint!(
             "Erase {} ({}) permanently, for \"{}\"? Type ERASE to confirm: ",
             human::plural(actions.len() as u64, "clip", "clips"),

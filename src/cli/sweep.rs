@@ -24,7 +24,7 @@ pub fn run(cli: &Cli, settings: &Settings, dry_run: bool, force: bool) -> Result
     let opts = PassOptions {
         dry_run,
         force,
-        threads: 0,
+        ..PassOptions::default()
     };
     let result = pass::run(settings, opts, now).map_err(|e| match e {
         pass::PassError::Lock(_) => anyhow::Error::new(Exit::new(Code::Runtime, e.to_string())),

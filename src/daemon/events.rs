@@ -73,9 +73,16 @@ pub fn refresh(
         None => (&rel[..0], rel),
     };
     let parent_dir = Arc::new(dir_of(root, parent));
-    let meta = std::fs::symlink_metadata(path)
+    let stat = std::fs::symlink_metadata(path)
         .ok()
-        .map(|m| fsx::FileMeta::from_std(&m).kind);
+        .map(|m| fsx::FileMeta::from_std(&m));
+    // Something mounted inside a root is another filesystem: the walk never enters it, and
+    // neither does the view (inotify's recursive watch does, so say no here).
+    let root_dev = index.roots[usize::from(root)].scan.fs.map(|f| f.dev);
+    let meta = match stat {
+        Some(m) if Some(m.dev) != root_dev => Some(FileKind::Other),
+        m => m.map(|m| m.kind),
+    };
 
     // Markers first: they are never clips.
     if let Some(clip) = marker_target(name) {

@@ -212,8 +212,14 @@ impl Index {
     }
 
     /// For disk pressure: the oldest clips of `roots` recorded before each root's
-    /// `before[root]`, skipping those a hold pushed out, until their sizes reach `need`.
-    pub fn oldest(&self, roots: &[u16], before: &[i64], need: u64) -> Vec<(Arc<ClipDir>, Brief)> {
+    /// `before[root]`, skipping those `held` says a hold keeps, until their sizes reach `need`.
+    pub fn oldest(
+        &self,
+        roots: &[u16],
+        before: &[i64],
+        need: u64,
+        held: impl Fn(&Brief) -> bool,
+    ) -> Vec<(Arc<ClipDir>, Brief)> {
         let mut all: Vec<(&Arc<ClipDir>, &Entry)> = roots
             .iter()
             .flat_map(|&r| {
@@ -225,7 +231,8 @@ impl Index {
                         .map(move |e| (&d.dir, e))
                 })
             })
-            .filter(|(_, e)| e.due != NEVER)
+            // Held clips are usually the oldest on a disk, and pressure never takes them.
+            .filter(|(_, e)| e.due != NEVER && !held(e))
             .collect();
         all.sort_by_key(|(_, e)| e.recorded);
         let mut got = 0u64;

@@ -31,6 +31,11 @@ use crate::scan::{self, ScanRequest};
 pub use anchor::MESSAGE_ID;
 use index::{Index, NEVER};
 
+/// A clip's place: root, directory below it, name.
+type Place = (u16, Box<[u8]>, Box<[u8]>);
+
+/// How long a clip a hold covered until the last re-decision is remembered as held.
+const RECENTLY_HELD_FOR: i64 = 3600;
 /// How long deletions of clips that fall due one by one are gathered into one pass: an SD
 /// card should not see a pass (and its fsyncs) per clip.
 const BATCH_EVERY: Duration = Duration::from_secs(30);
@@ -110,6 +115,12 @@ struct Daemon {
     last_status: String,
     /// Clips a hold keeps past retention, as of the last time every due time was set.
     held: usize,
+    /// Markers or registry holds changed: rebuild the view and re-decide every clip, once,
+    /// at the end of the current round of events.
+    holds_dirty: bool,
+    /// Clips a hold covered until the last re-decision, by place, with when to forget them:
+    /// a marker removed just before its clips must not hide their vanishing.
+    recently_held: std::collections::HashMap<Place, i64>,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. The config is already validated.
@@ -157,6 +168,8 @@ pub fn run(config_path: &Path, settings: Settings) -> anyhow::Result<()> {
         audit_seq: None,
         last_status: String::new(),
         held: 0,
+        holds_dirty: false,
+        recently_held: std::collections::HashMap::new(),
         notifier: sdnotify::Notifier::from_env(),
         settings,
     };
@@ -223,6 +236,9 @@ impl Daemon {
         if self.overflow.swap(false, Ordering::Relaxed) {
             tracing::warn!("filesystem event queue overflowed: rescanning");
             self.next_reconcile = now_i;
+        }
+        if std::mem::take(&mut self.holds_dirty) {
+            self.holds_changed();
         }
         if now_i >= self.next_root_check {
             self.next_root_check = now_i + ROOT_CHECK_EVERY;
@@ -333,6 +349,9 @@ impl Daemon {
             self.overflow.store(true, Ordering::Relaxed);
             return;
         }
+        if self.index.roots.len() != self.settings.roots.len() {
+            return; // the roots changed: the rescan that follows sees everything
+        }
         // Opens and reads change nothing (and include this daemon's own scans); a directory
         // needs reading only when it arrives.
         let arrived = match event.kind {
@@ -355,7 +374,7 @@ impl Daemon {
                     .is_some_and(|n| n.ends_with(b".toml") && !n.starts_with(b"."))
             };
             if event.paths.iter().any(hold_file) {
-                self.holds_changed();
+                self.holds_dirty = true;
             }
             return;
         }
@@ -384,7 +403,7 @@ impl Daemon {
             self.vanished(change.gone, now);
         }
         if change.markers {
-            self.holds_changed();
+            self.holds_dirty = true;
         }
     }
 
@@ -401,10 +420,21 @@ impl Daemon {
         let rules = pass::rules_for(&self.settings, &self.index.cameras);
         let cameras = self.index.cameras.clone();
         let (holds, settings, now) = (&self.holds, &self.settings, Timestamp::now());
+        let quiet = settings.safety.quiet_period.as_secs();
         let mut cov = Vec::new();
         let mut held = 0;
+        let forget = now.as_second() + RECENTLY_HELD_FOR;
+        let recently = &mut self.recently_held;
+        recently.retain(|_, until| *until > now.as_second());
         self.index.reset_dues(|dir, b| {
-            let clip = clip_of(dir, b);
+            let camera = cameras.get(b.camera.0 as usize).map_or("", String::as_str);
+            let held_until = b
+                .recorded
+                .saturating_add(settings.retention_for(camera).as_secs() + quiet);
+            if b.due != NEVER && b.due > held_until {
+                recently.insert((dir.root, dir.rel.clone(), (*b.name).into()), forget);
+            }
+            let clip = clip_of(dir, b, now);
             cov.clear();
             holds.covering(&clip, &mut cov);
             let due = match policy::expires(&clip, &cov, holds, &rules, now) {
@@ -412,9 +442,7 @@ impl Daemon {
                 None if clip.recorded > now => b.recorded,
                 None => NEVER,
             };
-            let camera = cameras.get(b.camera.0 as usize).map_or("", String::as_str);
-            let retention = settings.retention_for(camera).as_secs();
-            held += usize::from(due != NEVER && due > b.recorded.saturating_add(retention));
+            held += usize::from(due != NEVER && due > held_until);
             due
         });
         self.held = held;
@@ -452,15 +480,35 @@ impl Daemon {
     fn vanished(&mut self, gone: Vec<(Arc<crate::clip::ClipDir>, index::Entry)>, now: Timestamp) {
         let mut lost = Vec::new();
         let mut cov = Vec::new();
+        let cap = self.settings.retention.hold_cap().as_secs();
+        let quiet = self.settings.safety.quiet_period.as_secs();
         for (dir, e) in gone {
-            let clip = clip_of(&dir, &e);
+            // Past the cap it was due to go anyway (a CLI sweep may have taken it).
+            if now.as_second() - e.recorded > cap {
+                continue;
+            }
+            let clip = clip_of(&dir, &e, now);
             cov.clear();
             self.holds.covering(&clip, &mut cov);
-            let active: Vec<String> = cov
+            let camera = self
+                .index
+                .cameras
+                .get(e.camera.0 as usize)
+                .map_or("", String::as_str);
+            let held_until = e
+                .recorded
+                .saturating_add(self.settings.retention_for(camera).as_secs() + quiet);
+            let key = (dir.root, dir.rel.clone(), Box::<[u8]>::from(&*e.name));
+            let held_before =
+                (e.due != NEVER && e.due > held_until) || self.recently_held.contains_key(&key);
+            let mut active: Vec<String> = cov
                 .iter()
                 .filter(|&&h| self.holds.get(h).is_active(now))
                 .map(|&h| self.holds.get(h).label.clone())
                 .collect();
+            if active.is_empty() && held_before {
+                active.push("a hold removed shortly before".into());
+            }
             if !active.is_empty() {
                 let root = &self.settings.roots[usize::from(dir.root)].path;
                 lost.push((crate::human::escape_path(&clip.path(root)), active));
@@ -475,7 +523,7 @@ impl Daemon {
             holds: &'a [String],
         }
         if let Ok(lock) =
-            crate::lock::StateLock::acquire(&self.settings.state_dir, Duration::from_secs(5))
+            crate::lock::StateLock::acquire(&self.settings.state_dir, Duration::from_secs(2))
             && let Ok(mut audit) = crate::audit::AuditLog::open(&lock, now)
         {
             for (path, holds) in &lost {
@@ -527,7 +575,24 @@ impl Daemon {
                 .iter()
                 .zip(&self.index.roots)
                 .any(|(now, was)| now.fs != was.scan.fs);
-        self.index = Index::from_scan(found, |_, _| NEVER);
+        let before = std::mem::replace(&mut self.index, Index::from_scan(found, |_, _| NEVER));
+        // Held clips the old view had and the new one lacks went by another hand, while events
+        // were lost or watches could not be kept. They are judged by the old view.
+        if before.roots.len() == self.index.roots.len() {
+            let gone: Vec<_> = before
+                .roots
+                .iter()
+                .flat_map(|r| {
+                    r.dirs
+                        .values()
+                        .flat_map(|d| d.clips.iter().map(move |e| (d.dir.clone(), e.clone())))
+                })
+                .filter(|(d, e)| self.index.get(d.root, &d.rel, &e.name).is_none())
+                .collect();
+            let after = std::mem::replace(&mut self.index, before);
+            self.vanished(gone, now);
+            self.index = after;
+        }
         if remounted {
             tracing::warn!("a root's filesystem changed: watching it again");
             self.watch();
@@ -568,12 +633,20 @@ impl Daemon {
             .map(|r| now.as_second() - r.min_keep.as_secs())
             .collect();
         let mut extra = Vec::new();
+        let (settings, cameras) = (&self.settings, &self.index.cameras);
+        let quiet = settings.safety.quiet_period.as_secs();
+        let held = |b: &Brief| {
+            let camera = cameras.get(b.camera.0 as usize).map_or("", String::as_str);
+            b.due
+                > b.recorded
+                    .saturating_add(settings.retention_for(camera).as_secs() + quiet)
+        };
         for p in &pressures {
-            extra.extend(self.index.oldest(&p.roots, &before, p.need));
+            extra.extend(self.index.oldest(&p.roots, &before, p.need, held));
         }
         self.alarms.clear("disk_pressure");
         self.batch_with(extra);
-        if self.alarms.0.contains_key("disk_pressure") {
+        if self.alarms.0.contains_key("disk_pressure") || self.alarms.0.contains_key("guard") {
             self.next_pressure = Instant::now() + Duration::from_secs(BACKOFF as u64);
         }
     }
@@ -603,15 +676,31 @@ impl Daemon {
             settings: &self.settings,
             batch: due,
             gone: Vec::new(),
+            foreign: Vec::new(),
+            unreadable: Vec::new(),
         };
-        let result = pass::run_from(&self.settings, PassOptions::default(), now, &mut source);
-        let (batch, gone) = (
-            std::mem::take(&mut source.batch),
+        let opts = PassOptions {
+            lock_wait: Some(Duration::from_secs(2)),
+            ..PassOptions::default()
+        };
+        let result = pass::run_from(&self.settings, opts, now, &mut source);
+        let batch = std::mem::take(&mut source.batch);
+        let (gone, foreign) = (
             std::mem::take(&mut source.gone),
+            std::mem::take(&mut source.foreign),
         );
-        for (dir, b) in gone {
+        for (dir, b) in std::mem::take(&mut source.unreadable) {
+            self.index
+                .set_due(dir.root, &dir.rel, &b.name, now.as_second() + 60);
+        }
+        for (dir, b) in foreign {
             self.index.remove(dir.root, &dir.rel, &b.name);
         }
+        let gone: Vec<_> = gone
+            .into_iter()
+            .filter_map(|(dir, b)| self.index.remove(dir.root, &dir.rel, &b.name))
+            .collect();
+        self.vanished(gone, now);
         let full = batch.len() >= BATCH_MAX;
         match result {
             Ok(r) => {
@@ -620,6 +709,14 @@ impl Daemon {
                 self.after_pass(&r, now);
                 self.last_pass = Some((now, started.elapsed()));
                 self.anchor();
+            }
+            Err(pass::PassError::Lock(crate::lock::LockError::Busy { .. })) => {
+                // A CLI sweep or erase holds the lock: try again shortly, without an alarm.
+                tracing::info!("another pass holds the lock; trying again in 30 s");
+                for (dir, b) in batch {
+                    self.index
+                        .set_due(dir.root, &dir.rel, &b.name, now.as_second() + 30);
+                }
             }
             Err(e) => {
                 self.alarms
@@ -691,6 +788,9 @@ impl Daemon {
                 self.next_anchor = Instant::now() + ANCHOR_EVERY;
                 self.alarms.clear("audit");
             }
+            Err(anchor::AnchorError::Lock(crate::lock::LockError::Busy { .. })) => {
+                self.next_anchor = Instant::now() + Duration::from_secs(60);
+            }
             Err(e) => {
                 self.alarms
                     .raise("audit", format!("cannot anchor the audit log: {e}"));
@@ -720,7 +820,9 @@ impl Daemon {
                 self.alarms.clear("config_reload");
                 tracing::info!(roots_changed, "config reloaded");
                 if roots_changed {
+                    // Events queued for the old roots must not meet the new settings.
                     self.watch();
+                    self.reconcile();
                 }
                 self.next_reconcile = Instant::now();
             }
@@ -881,7 +983,7 @@ fn next_due(c: &Clip, cov: &[u32], holds: &Holds, rules: &Rules, now: Timestamp)
 }
 
 /// A Clip from what the index knows, for hold coverage (no fresh inode).
-fn clip_of(dir: &Arc<crate::clip::ClipDir>, b: &Brief) -> Clip {
+fn clip_of(dir: &Arc<crate::clip::ClipDir>, b: &Brief, now: Timestamp) -> Clip {
     let t = |s: i64| Timestamp::from_second(s).unwrap_or(Timestamp::UNIX_EPOCH);
     Clip {
         dir: dir.clone(),
@@ -895,7 +997,9 @@ fn clip_of(dir: &Arc<crate::clip::ClipDir>, b: &Brief) -> Clip {
             size: b.size,
             kind: crate::fsx::FileKind::File,
             mtime: t(b.mtime),
-            ctime: t(b.mtime),
+            // The index keeps no ctime; a future mtime stands for "written now", so the clip
+            // comes up for a decision on its fresh inode soon instead of in the future.
+            ctime: t(b.mtime.min(now.as_second())),
             uid: 0,
             gid: 0,
         },

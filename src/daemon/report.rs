@@ -65,7 +65,7 @@ impl Daemon {
                         held_bytes += b.size;
                         if b.recorded + cap <= horizon {
                             cov.clear();
-                            self.holds.covering(&clip_of(&d.dir, b), &mut cov);
+                            self.holds.covering(&clip_of(&d.dir, b, now), &mut cov);
                             reaching.extend(
                                 cov.iter()
                                     .copied()

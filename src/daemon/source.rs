@@ -14,13 +14,21 @@ use crate::fsx;
 use crate::pass::Source;
 use crate::scan::{RootScan, Scan};
 
+/// A directory's root and relative path.
+type DirKey = (u16, Box<[u8]>);
+
 /// A pass's view of the due part of the index.
 pub struct Due<'a> {
     pub index: &'a Index,
     pub settings: &'a Settings,
     pub batch: Vec<(Arc<ClipDir>, Brief)>,
-    /// Clips the batch named that were gone when looked at (the index learns by events).
+    /// Clips the batch named that were gone when looked at.
     pub gone: Vec<(Arc<ClipDir>, Brief)>,
+    /// Clips no longer a regular file on the root's filesystem (replaced by a link, or under
+    /// something mounted since).
+    pub foreign: Vec<(Arc<ClipDir>, Brief)>,
+    /// Clips that could not be looked at (the error says nothing about them): tried later.
+    pub unreadable: Vec<(Arc<ClipDir>, Brief)>,
 }
 
 impl Source for Due<'_> {
@@ -30,35 +38,62 @@ impl Source for Due<'_> {
 
     fn scan(&mut self) -> Scan {
         let mut clips = Vec::with_capacity(self.batch.len());
-        let mut dirs: HashMap<(u16, Box<[u8]>), Option<OwnedFd>> = HashMap::new();
+        // The batch comes sorted by directory: one descriptor open at a time.
+        let mut open: Option<(DirKey, std::io::Result<OwnedFd>)> = None;
+        let mut spans: HashMap<(u16, u32), Vec<i64>> = HashMap::new();
         for (dir, brief) in &self.batch {
             let root = &self.settings.roots[usize::from(dir.root)];
-            let fd = dirs.entry((dir.root, dir.rel.clone())).or_insert_with(|| {
-                fsx::open_root(&root.path)
-                    .and_then(|r| fsx::open_rel_dir(r.as_fd(), &dir.rel))
-                    .ok()
-            });
-            let meta = fd
-                .as_ref()
-                .and_then(|fd| fsx::stat_at(fd.as_fd(), &brief.name).ok());
-            let Some(meta) = meta.filter(|m| m.is_file()) else {
-                self.gone.push((dir.clone(), brief.clone()));
-                continue;
+            let key = (dir.root, dir.rel.clone());
+            if open.as_ref().is_none_or(|(k, _)| *k != key) {
+                let fd =
+                    fsx::open_root(&root.path).and_then(|r| fsx::open_rel_dir(r.as_fd(), &dir.rel));
+                open = Some((key, fd));
+            }
+            let fd = &open.as_ref().expect("just set").1;
+            let root_dev = self.index.roots[usize::from(dir.root)]
+                .scan
+                .fs
+                .map(|f| f.dev);
+            let meta = match fd {
+                Ok(fd) => fsx::stat_at(fd.as_fd(), &brief.name),
+                Err(e) => Err(std::io::Error::from_raw_os_error(
+                    e.raw_os_error().unwrap_or(nix::libc::EIO),
+                )),
             };
-            let recorded = Timestamp::from_second(brief.recorded).unwrap_or(Timestamp::UNIX_EPOCH);
-            let start = if root.layout.is_mtime() {
-                previous_mtime(self.index, dir, brief).unwrap_or(recorded)
-            } else {
-                recorded
-            };
-            clips.push(Clip {
-                dir: dir.clone(),
-                name: brief.name.to_vec().into_boxed_slice(),
-                camera: brief.camera,
-                recorded,
-                span: (start, recorded.max(meta.mtime)),
-                meta,
-            });
+            match meta {
+                Ok(m) if m.is_file() && Some(m.dev) == root_dev => {
+                    let recorded =
+                        Timestamp::from_second(brief.recorded).unwrap_or(Timestamp::UNIX_EPOCH);
+                    let start = if root.layout.is_mtime() {
+                        let mtimes = spans
+                            .entry((dir.root, brief.camera.0))
+                            .or_insert_with(|| camera_mtimes(self.index, dir.root, brief));
+                        previous(mtimes, brief.mtime).unwrap_or(recorded)
+                    } else {
+                        recorded
+                    };
+                    clips.push(Clip {
+                        dir: dir.clone(),
+                        name: brief.name.to_vec().into_boxed_slice(),
+                        camera: brief.camera,
+                        recorded,
+                        span: (start, recorded.max(m.mtime)),
+                        meta: m,
+                    });
+                }
+                // Gone, or no longer a regular file of the root's filesystem: not ours now.
+                Ok(_) => self.foreign.push((dir.clone(), brief.clone())),
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(nix::libc::ENOENT | nix::libc::ENOTDIR)
+                    ) =>
+                {
+                    self.gone.push((dir.clone(), brief.clone()));
+                }
+                // Anything else (out of descriptors, permissions) says nothing about the clip.
+                Err(_) => self.unreadable.push((dir.clone(), brief.clone())),
+            }
         }
         let roots = self
             .index
@@ -85,14 +120,23 @@ impl Source for Due<'_> {
     }
 }
 
-/// For `mtime` layouts a recording starts at the previous clip's mtime on that camera; the
-/// index keeps a directory's clips in time order, which is where that clip almost always is.
-fn previous_mtime(index: &Index, dir: &ClipDir, brief: &Brief) -> Option<Timestamp> {
-    let di = index.roots[usize::from(dir.root)].dirs.get(&dir.rel)?;
-    di.clips
-        .iter()
-        .filter(|e| e.camera == brief.camera && e.mtime < brief.mtime)
+/// Every mtime of one camera's clips in a root, sorted: for `mtime` layouts a recording
+/// starts at the previous clip's mtime on that camera, wherever in the root that clip is.
+fn camera_mtimes(index: &Index, root: u16, brief: &Brief) -> Vec<i64> {
+    let mut v: Vec<i64> = index.roots[usize::from(root)]
+        .dirs
+        .values()
+        .flat_map(|d| d.clips.iter())
+        .filter(|e| e.camera == brief.camera)
         .map(|e| e.mtime)
-        .max()
-        .and_then(|t| Timestamp::from_second(t).ok())
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// The latest of `sorted` strictly before `t`.
+fn previous(sorted: &[i64], t: i64) -> Option<Timestamp> {
+    let at = sorted.partition_point(|&m| m < t);
+    at.checked_sub(1)
+        .and_then(|i| Timestamp::from_second(sorted[i]).ok())
 }

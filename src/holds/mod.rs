@@ -219,6 +219,10 @@ impl Holds {
             Selector::Paths { paths } => {
                 for p in paths {
                     let Some((root, dir, name)) = locate(Path::new(p), root_paths) else {
+                        let label = &self.holds[idx as usize].label;
+                        self.alarms.push(format!(
+                            "{label} names {p}, which is in no root now: it protects nothing there"
+                        ));
                         continue;
                     };
                     self.paths

@@ -33,7 +33,7 @@ struct Entry<'a> {
 }
 
 /// Audits markers that appeared or went since the last pass. Markers in roots that could not
-/// be read, or under directories left unread, are not judged missing.
+/// be read, or under directories left unread or only counted, are not judged missing.
 pub fn audit_changes(
     settings: &Settings,
     scan: &Scan,
@@ -85,7 +85,9 @@ pub fn audit_changes(
         .flat_map(|(cfg, r)| {
             r.deferred
                 .iter()
-                .map(move |d| crate::human::escape_path(&d.dir.path(&cfg.path)))
+                .map(|d| &d.dir)
+                .chain(&r.counted)
+                .map(move |d| crate::human::escape_path(&d.path(&cfg.path)))
         })
         .collect();
     let gone: Vec<(String, SeenMarker)> = state

@@ -32,6 +32,9 @@ pub struct PassOptions {
     pub dry_run: bool,
     pub force: bool,
     pub threads: usize,
+    /// How long to wait for another pass's lock; `None` for [`LOCK_WAIT`]. The daemon waits
+    /// briefly and tries again later, so its watchdog and signals are never kept waiting.
+    pub lock_wait: Option<Duration>,
 }
 
 /// A guard's refusal and what it covered.
@@ -242,7 +245,7 @@ pub fn run_from(
         (None, None)
     } else {
         create_state_dir(state_dir)?;
-        let lock = StateLock::acquire(state_dir, LOCK_WAIT)?;
+        let lock = StateLock::acquire(state_dir, opts.lock_wait.unwrap_or(LOCK_WAIT))?;
         let audit = AuditLog::open(&lock, now)?;
         (Some(lock), Some(audit))
     };

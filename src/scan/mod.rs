@@ -100,6 +100,8 @@ pub struct RootScan {
     pub deferred: Vec<Deferred>,
     /// Set when counting stopped early because enough was counted.
     pub incomplete: bool,
+    /// Deferred directories later read for their count only: their markers were not read.
+    pub counted: Vec<Arc<ClipDir>>,
 }
 
 impl RootScan {

@@ -217,6 +217,7 @@ pub(super) fn count_deferred(req: &ScanRequest<'_>, scan: &mut Scan, need: &[u64
             continue;
         }
         for d in r.deferred.drain(..) {
+            r.counted.push(d.dir.clone());
             jobs.push(Job {
                 dir: d.dir,
                 open: Open::FromRoot,
@@ -308,6 +309,7 @@ fn merge(scan: &mut Scan, results: Vec<Worker<'_>>) {
             total.other_fs.extend(part.other_fs);
             total.unrecognised_samples.extend(part.unrecognised_samples);
             total.deferred.extend(part.deferred);
+            total.counted.extend(part.counted);
         }
         scan.clips.extend(w.clips);
         scan.indexed.extend(w.indexed);
