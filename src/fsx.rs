@@ -162,7 +162,10 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
 /// Free bytes (for unprivileged writers) and total bytes of the filesystem holding `path`.
 pub fn space(path: &Path) -> Option<(u64, u64)> {
     let v = rustix::fs::statvfs(path).ok()?;
-    Some((v.f_bavail.saturating_mul(v.f_frsize), v.f_blocks.saturating_mul(v.f_frsize)))
+    Some((
+        v.f_bavail.saturating_mul(v.f_frsize),
+        v.f_blocks.saturating_mul(v.f_frsize),
+    ))
 }
 
 /// The filesystem's magic number (`statfs.f_type`). Magic numbers are 32-bit values; the

@@ -173,7 +173,10 @@ pub fn fs_id(path: &std::path::Path) -> std::io::Result<FsId> {
     let fd = crate::fsx::open_root(path)?;
     let meta = crate::fsx::stat_fd(fd.as_fd())?;
     let fsid = crate::fsx::fs_id(fd.as_fd())?;
-    Ok(FsId { dev: meta.dev, fsid })
+    Ok(FsId {
+        dev: meta.dev,
+        fsid,
+    })
 }
 
 /// A sensible thread count: the machine's cores, at most eight (directory reads stop scaling
