@@ -8,6 +8,34 @@ die() { say "$*"; exit 2; }
 
 TARGETS="aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf x86_64-unknown-linux-musl"
 
+# package_target ARCH|TRIPLE: sets TARGET and DEB_ARCH (Debian's name for it), for cross/deb
+# and cross/tarball, which take either.
+package_target() {
+  case "$1" in
+    arm64 | aarch64-unknown-linux-musl) TARGET=aarch64-unknown-linux-musl DEB_ARCH=arm64 ;;
+    armhf | armv7-unknown-linux-gnueabihf) TARGET=armv7-unknown-linux-gnueabihf DEB_ARCH=armhf ;;
+    amd64 | x86_64-unknown-linux-musl) TARGET=x86_64-unknown-linux-musl DEB_ARCH=amd64 ;;
+    *) die "unknown arch or target '$1' (arm64, armhf, amd64, or one of: $TARGETS)" ;;
+  esac
+}
+
+# pkg_assets DIR: the shell completions and man pages, generated from the CLI's clap
+# definitions by examples/pkg-assets.rs (built for this machine), into DIR (emptied first).
+pkg_assets() {
+  say "completions and man pages (cargo run --example pkg-assets)"
+  rm -rf "$1"
+  cargo run --locked --quiet --example pkg-assets -- "$1" >/dev/null
+}
+
+# source_date_epoch: exports SOURCE_DATE_EPOCH, by default the last commit's time, so that the
+# same commit gives the same package.
+source_date_epoch() {
+  if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+    SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)
+  fi
+  export SOURCE_DATE_EPOCH
+}
+
 # setup_target TRIPLE: sets TRIPLE_UP, QEMU (empty for the host's arch), APT_PKGS, and exports
 # the CARGO_TARGET_<T>_* variables.
 setup_target() {

@@ -4,6 +4,7 @@
 //! planner in [`policy`] turns them into a plan with reasons, the executor applies it, and the
 //! audit log records it. Only the edges touch the filesystem or read the clock.
 
+pub mod args;
 pub mod atomic;
 pub mod audit;
 pub mod clip;

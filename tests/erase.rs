@@ -248,11 +248,13 @@ fn erase_deletes_nothing_when_a_clip_is_still_being_written() {
 fn erase_deletes_nothing_when_a_clip_cannot_be_dated() {
     let t = tree();
     let env = &t.env;
-    // A clip named an hour ahead (beyond future_slack), inside a window that reaches it.
+    // A clip named at least an hour ahead (beyond future_slack), inside a window that reaches
+    // it. Its name starts the hour after next: the next hour's start is under 10 minutes away
+    // in the last 10 minutes of every hour, within future_slack, and erasable.
     let ahead = env.file(
         &format!(
             "{}/front/00.00.mp4",
-            plus(secs(env.now), HOUR)
+            plus(secs(env.now), 2 * HOUR)
                 .to_zoned_datetime(jiff::tz::TimeZone::UTC)
                 .strftime("%Y-%m-%d/%H")
         ),
