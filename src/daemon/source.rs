@@ -68,7 +68,11 @@ impl Source for Due<'_> {
                         let mtimes = spans
                             .entry((dir.root, brief.camera.0))
                             .or_insert_with(|| camera_mtimes(self.index, dir.root, brief));
-                        previous(mtimes, brief.mtime).unwrap_or(recorded)
+                        previous(mtimes, brief.mtime).unwrap_or_else(|| {
+                            recorded
+                                .checked_sub(crate::layout::MTIME_UNKNOWN_START)
+                                .unwrap_or(recorded)
+                        })
                     } else {
                         recorded
                     };

@@ -13,6 +13,11 @@ use jiff::{SignedDuration, Timestamp};
 pub use pattern::{Matched, Partial, PatternError, Segment};
 use pattern::{Token, compile_segment};
 
+/// For `mtime` layouts, how long before its mtime a camera's first remaining clip is taken to
+/// have started recording: its predecessor (whose mtime marks the start) may be deleted
+/// already. Generous, since a too-early start only makes a hold window cover more.
+pub const MTIME_UNKNOWN_START: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+
 /// Deeper than any real recorder writes; bounds the walk of `mtime` layouts.
 pub const MTIME_MAX_DEPTH: usize = 16;
 

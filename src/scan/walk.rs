@@ -334,7 +334,11 @@ fn fill_mtime_spans(clips: &mut [Clip], req: &ScanRequest<'_>) {
         let c = &mut clips[i];
         let start = match prev {
             Some((r, cam, t)) if r == c.root() && cam == c.camera => t,
-            _ => c.meta.mtime,
+            _ => c
+                .meta
+                .mtime
+                .checked_sub(crate::layout::MTIME_UNKNOWN_START)
+                .unwrap_or(c.meta.mtime),
         };
         c.span = (start, c.meta.mtime);
         prev = Some((c.root(), c.camera, c.meta.mtime));
