@@ -1429,3 +1429,42 @@ fn kill_9_at_each_write_fsync_and_rename_of_hold_add_leaves_a_whole_registry() {
     env.run(&["sweep"]).expect(0);
     env.run(&["audit", "verify"]).expect(0);
 }
+
+#[test]
+fn holds_reaching_the_cap_within_warn_before_are_shown_in_status() {
+    let env = frigate();
+    env.frigate("front", 28 * DAY); // reaches the 30-day cap in 2 days, within warn_before (3d)
+    env.frigate("yard", 10 * DAY); // reaches it in 20 days
+    let soon = env.hold_id(
+        &["front"],
+        ago(&env, 28 * DAY + 60),
+        ago(&env, 28 * DAY - 60),
+        "SOON-1",
+    );
+    let later = env.hold_id(
+        &["yard"],
+        ago(&env, 10 * DAY + 60),
+        ago(&env, 10 * DAY - 60),
+        "LATER-1",
+    );
+    let status = env.run(&["status", "--json"]).expect(0).json();
+    let holds = status["holds"].as_array().unwrap();
+    let find = |id: &str| {
+        holds
+            .iter()
+            .find(|h| h["label"].as_str().unwrap().contains(id))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(find(&soon)["reaches_cap_soon"], true);
+    assert_eq!(find(&later)["reaches_cap_soon"], false);
+    assert!(
+        status["alarms"]
+            .to_string()
+            .contains("reaches the 30-day cap"),
+        "{}",
+        status["alarms"]
+    );
+    let text = env.run(&["status"]).expect(0).stdout;
+    assert!(text.contains("export them before"), "{text}");
+}
