@@ -32,44 +32,64 @@ pub enum LockError {
     Busy { path: PathBuf, waited: Duration },
 }
 
+/// Why a lock file could not be locked.
+#[derive(Debug)]
+pub(crate) enum FlockError {
+    Open(std::io::Error),
+    Busy(Duration),
+    Lock(Errno),
+}
+
+/// Opens (creating, 0640, never through a link) the lock file `path` and takes an `flock` on
+/// it, trying again until `wait` has passed. A file created here goes to `owner_dir`'s owner
+/// (see [`crate::fsx::adopt`]).
+pub(crate) fn flock_file(
+    path: &Path,
+    owner_dir: &Path,
+    exclusive: bool,
+    wait: Duration,
+) -> Result<Flock<File>, FlockError> {
+    let started = Instant::now();
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o640)
+        .custom_flags(nix::libc::O_CLOEXEC | nix::libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(FlockError::Open)?;
+    crate::fsx::adopt(std::os::fd::AsFd::as_fd(&file), owner_dir);
+    let arg = if exclusive {
+        FlockArg::LockExclusiveNonblock
+    } else {
+        FlockArg::LockSharedNonblock
+    };
+    loop {
+        match Flock::lock(file, arg) {
+            Ok(lock) => return Ok(lock),
+            Err((f, Errno::EWOULDBLOCK)) if started.elapsed() < wait => {
+                file = f;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err((_, Errno::EWOULDBLOCK)) => return Err(FlockError::Busy(started.elapsed())),
+            Err((_, e)) => return Err(FlockError::Lock(e)),
+        }
+    }
+}
+
 impl StateLock {
     /// Takes the lock, waiting up to `wait` for another holder to finish.
     pub fn acquire(state_dir: &Path, wait: Duration) -> Result<StateLock, LockError> {
         let path = state_dir.join("lock");
-        let started = Instant::now();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o640)
-            .custom_flags(nix::libc::O_CLOEXEC | nix::libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|source| LockError::Open {
-                path: path.clone(),
-                source,
-            })?;
-        crate::fsx::adopt(std::os::fd::AsFd::as_fd(&file), state_dir);
-        loop {
-            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                Ok(lock) => {
-                    return Ok(StateLock {
-                        state_dir: state_dir.to_path_buf(),
-                        _lock: lock,
-                    });
-                }
-                Err((f, Errno::EWOULDBLOCK)) => {
-                    if started.elapsed() >= wait {
-                        return Err(LockError::Busy {
-                            path,
-                            waited: started.elapsed(),
-                        });
-                    }
-                    file = f;
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err((_, source)) => return Err(LockError::Lock { path, source }),
-            }
+        match flock_file(&path, state_dir, true, wait) {
+            Ok(lock) => Ok(StateLock {
+                state_dir: state_dir.to_path_buf(),
+                _lock: lock,
+            }),
+            Err(FlockError::Open(source)) => Err(LockError::Open { path, source }),
+            Err(FlockError::Busy(waited)) => Err(LockError::Busy { path, waited }),
+            Err(FlockError::Lock(source)) => Err(LockError::Lock { path, source }),
         }
     }
 

@@ -2,15 +2,14 @@
 //! under an `flock`, read fail-closed: a file that cannot be read or parsed stops deletion and
 //! is named in the error.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::Timestamp;
-use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::Flock;
 use serde::{Deserialize, Serialize};
 
 use super::id::HoldId;
@@ -154,47 +153,17 @@ impl Registry {
 
     /// Takes the registry lock, waiting up to `wait`. Creates the directory if needed.
     pub fn lock(&self, exclusive: bool, wait: Duration) -> Result<RegistryLock, RegistryError> {
+        use crate::lock::{FlockError, flock_file};
         self.create_dir()?;
         let path = self.dir.join(".lock");
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o640)
-            .custom_flags(nix::libc::O_CLOEXEC | nix::libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|source| RegistryError::Write {
-                path: path.clone(),
-                source,
-            })?;
-        crate::fsx::adopt(std::os::fd::AsFd::as_fd(&file), &self.dir);
-        let arg = if exclusive {
-            FlockArg::LockExclusiveNonblock
-        } else {
-            FlockArg::LockSharedNonblock
-        };
-        let started = Instant::now();
-        loop {
-            match Flock::lock(file, arg) {
-                Ok(lock) => return Ok(RegistryLock { _lock: lock }),
-                Err((f, Errno::EWOULDBLOCK)) if started.elapsed() < wait => {
-                    file = f;
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err((_, Errno::EWOULDBLOCK)) => {
-                    return Err(RegistryError::Busy {
-                        path,
-                        waited: started.elapsed(),
-                    });
-                }
-                Err((_, e)) => {
-                    return Err(RegistryError::Write {
-                        path,
-                        source: io::Error::from(e),
-                    });
-                }
-            }
+        match flock_file(&path, &self.dir, exclusive, wait) {
+            Ok(lock) => Ok(RegistryLock { _lock: lock }),
+            Err(FlockError::Open(source)) => Err(RegistryError::Write { path, source }),
+            Err(FlockError::Busy(waited)) => Err(RegistryError::Busy { path, waited }),
+            Err(FlockError::Lock(e)) => Err(RegistryError::Write {
+                path,
+                source: io::Error::from(e),
+            }),
         }
     }
 

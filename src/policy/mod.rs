@@ -119,6 +119,15 @@ pub fn last_write(clip: &Clip, now: Timestamp) -> Timestamp {
     }
 }
 
+/// A clip dated in the future or before 2020 is kept, whatever else is true of it; once its
+/// ctime is past the hold cap it is overdue, so it is not forgotten.
+fn unjudgeable(clip: &Clip, rules: &Rules, now: Timestamp) -> Option<Verdict> {
+    is_unjudgeable(clip.recorded, now, rules.future_slack).then(|| {
+        let overdue = now.duration_since(clip.meta.ctime) > rules.hold_cap;
+        Verdict::Keep(Keep::Unjudgeable { overdue })
+    })
+}
+
 /// The verdict on one clip, given every hold that covers it.
 pub fn decide(
     clip: &Clip,
@@ -127,9 +136,8 @@ pub fn decide(
     rules: &Rules,
     now: Timestamp,
 ) -> Verdict {
-    if is_unjudgeable(clip.recorded, now, rules.future_slack) {
-        let overdue = now.duration_since(clip.meta.ctime) > rules.hold_cap;
-        return Verdict::Keep(Keep::Unjudgeable { overdue });
+    if let Some(v) = unjudgeable(clip, rules, now) {
+        return v;
     }
     let age = age(clip, now);
     let retention = rules.retention_of(clip);
@@ -167,9 +175,8 @@ pub fn decide_erasure(
     rules: &Rules,
     now: Timestamp,
 ) -> Verdict {
-    if is_unjudgeable(clip.recorded, now, rules.future_slack) {
-        let overdue = now.duration_since(clip.meta.ctime) > rules.hold_cap;
-        return Verdict::Keep(Keep::Unjudgeable { overdue });
+    if let Some(v) = unjudgeable(clip, rules, now) {
+        return v;
     }
     let held = covering.iter().any(|&h| holds.get(h).is_active(now));
     if held && age(clip, now) <= rules.hold_cap {
@@ -193,9 +200,8 @@ pub fn decide_pressure(
     rules: &Rules,
     now: Timestamp,
 ) -> Verdict {
-    if is_unjudgeable(clip.recorded, now, rules.future_slack) {
-        let overdue = now.duration_since(clip.meta.ctime) > rules.hold_cap;
-        return Verdict::Keep(Keep::Unjudgeable { overdue });
+    if let Some(v) = unjudgeable(clip, rules, now) {
+        return v;
     }
     if covering.iter().any(|&h| holds.get(h).is_active(now)) {
         return Verdict::Keep(Keep::Held);
