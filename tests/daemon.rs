@@ -29,9 +29,12 @@ impl Daemon {
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
         let mut cmd = env.command(&["run"]);
+        // Its log goes to a file (a pipe nobody reads would fill and stop it) that a failing
+        // test prints.
+        let log = std::fs::File::create(sock_dir.path().join("daemon.log")).unwrap();
         cmd.env("NOTIFY_SOCKET", &path)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::from(log));
         if let Some(w) = watchdog_usec {
             cmd.env("WATCHDOG_USEC", w.to_string());
         }
@@ -94,6 +97,14 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self._sock_dir.path().join("daemon.log"))
+                .unwrap_or_default();
+            eprintln!(
+                "--- daemon log ---\n{log}--- notify messages ---\n{:?}",
+                self.seen
+            );
+        }
     }
 }
 

@@ -625,3 +625,40 @@ fn markers_in_young_directories_counted_for_the_guard_are_not_reported_removed()
         env.events("marker_removed")
     );
 }
+
+#[test]
+fn a_clip_whose_inode_cannot_be_read_is_reported_not_dropped() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        eprintln!("skipped: needs root to run the binary as another user");
+        return;
+    }
+    let env = Env::new("\"frigate\"");
+    let hidden = env.frigate("front", 9 * DAY);
+    let fine = env.frigate("yard", 9 * DAY);
+    let dir = hidden.parent().unwrap();
+    for p in [&env.root, &env.state] {
+        std::fs::create_dir_all(p).unwrap();
+        std::process::Command::new("chown")
+            .arg("-R")
+            .arg("65534:65534")
+            .arg(p)
+            .status()
+            .unwrap();
+    }
+    // Listable but not searchable: its names can be read, its inodes cannot.
+    nix::unistd::chown(dir, Some(0.into()), Some(0.into())).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let mut cmd = env.command(&["sweep"]);
+    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
+    std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
+    let out = common::output(&mut cmd);
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = out.expect(1);
+    assert!(
+        out.stdout.contains(&format!("ERROR {}", hidden.display())),
+        "{}",
+        out.stdout
+    );
+    assert!(hidden.exists() && !fine.exists());
+}

@@ -523,7 +523,11 @@ impl Worker<'_> {
         let (recorded, meta) = if layout.is_mtime() {
             match fsx::stat_at(fd.as_fd(), name) {
                 Ok(m) if m.is_file() => (m.mtime, Some(m)),
-                _ => return,
+                Ok(_) => return, // replaced by a non-file since the directory was read
+                Err(e) => {
+                    self.stat_failed(job, name, &e);
+                    return;
+                }
             }
         } else {
             match layout.resolve(&partial) {
@@ -548,9 +552,13 @@ impl Worker<'_> {
             Some(m) => m,
             None => match fsx::stat_at(fd.as_fd(), name) {
                 Ok(m) if m.is_file() => m,
-                _ => {
-                    // Gone or replaced by a non-file since the directory was read.
+                other => {
+                    // Gone or replaced by a non-file since the directory was read: not a clip
+                    // now. Any other failure is reported: nothing escapes retention silently.
                     counts.recognised -= 1;
+                    if let Err(e) = other {
+                        self.stat_failed(job, name, &e);
+                    }
                     return;
                 }
             },
@@ -589,6 +597,21 @@ impl Worker<'_> {
         layout.bounds(partial).is_some_and(|(lo, hi)| {
             lo >= cutoff && !self.req.is_unjudgeable(lo) && !self.req.is_unjudgeable(hi)
         })
+    }
+
+    /// A clip's inode could not be read. Vanishing since the directory was read is no news;
+    /// anything else is reported with its path, like an unreadable directory.
+    fn stat_failed(&mut self, job: &Job, name: &[u8], e: &std::io::Error) {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return;
+        }
+        let root = &self.req.roots[usize::from(job.dir.root)];
+        self.roots[usize::from(job.dir.root)]
+            .errors
+            .push(ScanError {
+                path: crate::fsx::join(&root.path, &job.dir.rel, name),
+                error: e.to_string(),
+            });
     }
 
     fn unrecognised(&mut self, job: &Job, name: &[u8], is_dir: bool) {
